@@ -1,0 +1,49 @@
+import HTTP
+import Postgres
+import Synchronization
+
+/// What a handler thread owns for its whole life: its database connection. One per thread, never
+/// shared, so handlers use it without locks.
+public final class AppContext {
+    public let db: Connection
+    let index: Int
+    private var wasConnected: Bool
+    private let gauge: DatabaseGauge
+
+    init(index: Int, db: Connection, gauge: DatabaseGauge) {
+        self.index = index
+        self.db = db
+        self.gauge = gauge
+        self.wasConnected = db.isConnected
+        gauge.track(connected: wasConnected, previously: nil)
+    }
+
+    /// After every request: roll back anything left open and keep the connection gauge current.
+    func afterJob() {
+        db.afterJob()
+        let now = db.isConnected
+        if now != wasConnected {
+            gauge.track(connected: now, previously: wasConnected)
+            wasConnected = now
+        }
+    }
+}
+
+/// `db_connections{state}` for /metrics, updated by the handler threads that own the connections.
+final class DatabaseGauge: Sendable {
+    private let open = Atomic<Int>(0)
+    private let broken = Atomic<Int>(0)
+
+    func track(connected: Bool, previously: Bool?) {
+        if let previously {
+            if previously { open.subtract(1, ordering: .relaxed) } else { broken.subtract(1, ordering: .relaxed) }
+        }
+        if connected { open.add(1, ordering: .relaxed) } else { broken.add(1, ordering: .relaxed) }
+    }
+
+    func render() -> String {
+        "# HELP db_connections Database connections of the handler threads, by state.\n# TYPE db_connections gauge\n"
+            + "db_connections{state=\"open\"} \(open.load(ordering: .relaxed))\n"
+            + "db_connections{state=\"broken\"} \(broken.load(ordering: .relaxed))\n"
+    }
+}

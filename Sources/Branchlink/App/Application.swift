@@ -1,0 +1,84 @@
+import Foundation
+import HTTP
+import Logging
+import Postgres
+import Synchronization
+
+/// Assembles Branchlink: the router with every domain area's routes, the HTTP server, and one
+/// database connection per handler thread. The CLI and the tests start it the same way.
+public final class Application: Sendable {
+    public let server: HTTPServer<AppContext>
+
+    public struct Options: Sendable {
+        public var server = ServerConfig()
+        public var database: PostgresConfiguration
+        public init(database: PostgresConfiguration) { self.database = database }
+    }
+
+    public init(options: Options) {
+        let router = Router<AppContext>()
+        // Routes like /readyz need the server, which needs the router: they reach it through a slot
+        // filled right after the server is built (before it starts).
+        let slot = ServerSlot()
+        let serverAccessor: @Sendable () -> HTTPServer<AppContext>? = { slot.server.withLock { $0 } }
+        OperationsRoutes.register(on: router, server: serverAccessor, openAPI: ResourceLocator.openAPIBytes())
+
+        let gauge = DatabaseGauge()
+        let mapper = ErrorMapper()
+        let logger = options.server.logger
+        let dbConfig = options.database
+        let server = HTTPServer(
+            config: options.server, router: router,
+            afterJob: { $0.afterJob() },
+            errorResponse: { error, request in
+                mapper.response(for: error, request: request) { message, fields in
+                    var md: Logger.Metadata = ["request_id": .string(request.requestID), "route": .string(request.route)]
+                    for (k, v) in fields { md[k] = .string(v) }
+                    logger.error("\(message)", metadata: md)
+                }
+            },
+            extraMetrics: { gauge.render() },
+            makeContext: { index in
+                // A database that is down at start-up must not stop the server: the connection
+                // reconnects later and requests get fast 503s meanwhile.
+                let db = try Connection(configuration: dbConfig, requireConnection: false)
+                return AppContext(index: index, db: db, gauge: gauge)
+            })
+        slot.server.withLock { $0 = server }
+        self.server = server
+    }
+
+    public func start() throws { try server.start() }
+    public var port: Int { server.port }
+}
+
+private final class ServerSlot: Sendable {
+    let server = Mutex<HTTPServer<AppContext>?>(nil)
+}
+
+/// Finds files shipped next to the code (openapi.yaml, migrations/) from the working directory,
+/// an environment override, the executable's location or the source tree.
+public enum ResourceLocator {
+    public static func find(_ name: String, env: String) -> String? {
+        let fm = FileManager.default
+        if let p = ProcessInfo.processInfo.environment[env], fm.fileExists(atPath: p) { return p }
+        var candidates = [fm.currentDirectoryPath + "/" + name]
+        var dir = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            candidates.append(dir.appendingPathComponent(name).path)
+            dir.deleteLastPathComponent()
+        }
+        var src = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        for _ in 0..<5 {
+            candidates.append(src.appendingPathComponent(name).path)
+            src.deleteLastPathComponent()
+        }
+        return candidates.first { fm.fileExists(atPath: $0) }
+    }
+
+    static func openAPIBytes() -> [UInt8]? {
+        guard let path = find("openapi.yaml", env: "BRANCHLINK_OPENAPI_PATH"),
+              let data = FileManager.default.contents(atPath: path) else { return nil }
+        return [UInt8](data)
+    }
+}

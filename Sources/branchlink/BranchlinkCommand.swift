@@ -1,0 +1,90 @@
+import ArgumentParser
+import Branchlink
+import Foundation
+import HTTP
+import Logging
+import Postgres
+
+@main
+struct BranchlinkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "branchlink",
+        abstract: "Branchlink: Regulation 213-QĐ/TW paperwork between party organizations, over HTTP.",
+        subcommands: [Serve.self, Migrate.self, Version.self])
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Migrate the database, then serve HTTP until SIGTERM/SIGINT.")
+    @OptionGroup var server: ServerOptions
+    @OptionGroup var database: DatabaseOptions
+
+    func run() throws {
+        let logger = Logging.bootstrap(level: server.resolvedLogLevel)
+        defer { LogSink.shared.flush() }
+        let db = try DatabaseSetup.open(database, logger: logger)
+        defer { db.stop() }
+        try DatabaseSetup.migrate(url: db.url, logger: logger)
+        let config = server.makeConfig(logger: logger)
+        var options = Application.Options(database: PostgresConfiguration(
+            db.url, statementTimeoutMilliseconds: database.resolvedStatementTimeout, logger: Logger(label: "branchlink.postgres")))
+        options.server = config
+        let app = Application(options: options)
+        try app.server.handleTerminationSignals()
+        try app.start()
+        app.server.waitUntilStopped()
+        logger.info("stopped")
+    }
+}
+
+struct Migrate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending migrations and exit.")
+    @OptionGroup var database: DatabaseOptions
+    @Option(name: .customLong("log-level")) var logLevel: String = "info"
+
+    func run() throws {
+        let logger = Logging.bootstrap(level: Logger.Level(rawValue: logLevel) ?? .info)
+        defer { LogSink.shared.flush() }
+        let db = try DatabaseSetup.open(database, logger: logger)
+        defer { db.stop() }
+        try DatabaseSetup.migrate(url: db.url, logger: logger)
+    }
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version.")
+    func run() { print("branchlink \(BranchlinkVersion.current)") }
+}
+
+enum Logging {
+    static func bootstrap(level: Logger.Level) -> Logger {
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        return Logger(label: "branchlink")
+    }
+}
+
+/// The database a command uses: the configured URL, or the embedded cluster it starts and stops.
+struct DatabaseSetup {
+    let url: String
+    let cluster: EmbeddedCluster?
+
+    static func open(_ options: DatabaseOptions, logger: Logger) throws -> DatabaseSetup {
+        if let url = options.resolvedURL { return DatabaseSetup(url: url, cluster: nil) }
+        let dir = URL(fileURLWithPath: options.resolvedDataDir).appendingPathComponent("pg").standardizedFileURL.path
+        let cluster = try EmbeddedCluster(directory: dir, options: .init(logger: logger))
+        logger.info("starting embedded PostgreSQL", metadata: ["directory": .string(dir)])
+        let url = try cluster.start()
+        return DatabaseSetup(url: url, cluster: cluster)
+    }
+
+    static func migrate(url: String, logger: Logger) throws {
+        let dir = try Migrator.locateDirectory()
+        let conn = try Connection(url)
+        let applied = try Migrator(directory: dir, logger: logger).migrate(conn)
+        logger.info("migrations applied", metadata: ["count": .string(String(applied.count)), "directory": .string(dir)])
+    }
+
+    func stop() {
+        guard let cluster else { return }
+        do { try cluster.stop() } catch { cluster.stopImmediately() }
+    }
+}
