@@ -183,8 +183,8 @@ public final class HTTPServer<Context: AnyObject>: @unchecked Sendable {
         guard config.accessLog else { return }
         config.logger.info("request", metadata: [
             "request_id": .string(requestID), "method": .string(method), "route": .string(route),
-            "status": .string(String(status)), "duration_ms": .string(String(format3(seconds * 1000))),
-            "bytes": .string(String(bytes)),
+            "status": .stringConvertible(status), "duration_ms": .stringConvertible((seconds * 1_000_000).rounded() / 1000),
+            "bytes": .stringConvertible(bytes),
         ])
     }
 
@@ -194,11 +194,6 @@ public final class HTTPServer<Context: AnyObject>: @unchecked Sendable {
             config.logger.warning("out of file descriptors: shedding new connections for 100 ms")
         }
     }
-}
-
-private func format3(_ v: Double) -> String {
-    let scaled = (v * 1000).rounded() / 1000
-    return String(scaled)
 }
 
 /// Moves a non-Sendable context to the thread that will own it; nothing else touches it after.
