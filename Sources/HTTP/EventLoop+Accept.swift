@@ -74,8 +74,12 @@ extension EventLoop {
     func shedWhenOutOfDescriptors() {
         server.metrics.recordRejectedConnection()
         if reserveFd >= 0 { close(reserveFd); reserveFd = -1 }
-        let fd = cposix_accept4(listenFd, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
-        if fd >= 0 { close(fd) }
+        let fd = cposix_accept4(listenFd, nil, nil, Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue))
+        if fd >= 0 {
+            // Tell the client why instead of a bare reset: it may retry after Retry-After.
+            Canned.overCapResponse.withUnsafeBytes { _ = send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            close(fd)
+        }
         reserveFd = open("/dev/null", O_RDONLY | O_CLOEXEC)
         _ = epoll_ctl(epfd, EPOLL_CTL_DEL, listenFd, nil)
         acceptPausedUntil = System.now() + 100_000_000
