@@ -10,7 +10,7 @@ struct BranchlinkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "branchlink",
         abstract: "Branchlink: Regulation 213-QĐ/TW paperwork between party organizations, over HTTP.",
-        subcommands: [Serve.self, Migrate.self, Version.self])
+        subcommands: [Serve.self, Migrate.self, TokenCommand.self, ImportCommand.self, DemoCommand.self, Version.self])
 }
 
 struct Serve: ParsableCommand {

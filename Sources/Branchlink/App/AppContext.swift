@@ -6,6 +6,8 @@ import Synchronization
 /// shared, so handlers use it without locks.
 public final class AppContext {
     public let db: Connection
+    /// Set by `Authentication` for the duration of one request on this thread.
+    public internal(set) var principal: Principal?
     let index: Int
     private var wasConnected: Bool
     private let gauge: DatabaseGauge

@@ -12,6 +12,7 @@ public final class Application: Sendable {
     public struct Options: Sendable {
         public var server = ServerConfig()
         public var database: PostgresConfiguration
+        public var rateLimiter = RateLimiter()
         public init(database: PostgresConfiguration) { self.database = database }
     }
 
@@ -22,6 +23,13 @@ public final class Application: Sendable {
         let slot = ServerSlot()
         let serverAccessor: @Sendable () -> HTTPServer<AppContext>? = { slot.server.withLock { $0 } }
         OperationsRoutes.register(on: router, server: serverAccessor, openAPI: ResourceLocator.openAPIBytes())
+
+        // Everything below needs a bearer token.
+        router.use(Authentication(rateLimiter: options.rateLimiter))
+        OrganizationRoutes.register(on: router)
+        MemberRoutes.register(on: router)
+        AccountRoutes.register(on: router)
+        ImportRoutes.register(on: router)
 
         let gauge = DatabaseGauge()
         let mapper = ErrorMapper()

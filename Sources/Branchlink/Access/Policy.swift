@@ -1,0 +1,58 @@
+import Foundation
+import HTTP
+import Postgres
+
+/// The one place that decides who may see and do what (DESIGN.md §3 "Auth"):
+/// - scope is the caller organization's subtree (`path <@ caller.orgPath`), widened later by the
+///   exchanges (introductions, notices, requests) to the organizations they involve;
+/// - outside the scope → 404 (existence is never revealed); inside but the role does not allow the
+///   action → 403;
+/// - viewers never write; officers act within their subtree; admins also manage organizations,
+///   accounts, tokens and imports of their subtree;
+/// - members exempt from introduction are invisible to every residence-side account.
+public enum Policy {
+    public enum Action: Sendable {
+        case read
+        /// Day-to-day work for an organization (members, exchanges).
+        case act
+        /// Registry administration (organizations, accounts, tokens, imports).
+        case administer
+    }
+
+    /// Is `path` inside the caller's subtree? (Both are ltree text: "a.b.c".)
+    public static func contains(_ p: Principal, path: String) -> Bool {
+        path == p.orgPath || path.hasPrefix(p.orgPath + ".")
+    }
+
+    /// Throws 404 when the object at `path` is outside the caller's scope, 403 when the role does not
+    /// allow `action` there.
+    public static func require(_ p: Principal, _ action: Action, at path: String, what: String) throws {
+        guard contains(p, path: path) else { throw APIError.notFound(what) }
+        try require(p, action)
+    }
+
+    /// Role check alone (for creations, where the scope check is on the parent or target org).
+    public static func require(_ p: Principal, _ action: Action) throws {
+        switch (action, p.role) {
+        case (.read, _), (.act, .officer), (.act, .admin), (.administer, .admin): return
+        case (.act, .viewer), (.administer, .viewer): throw APIError.forbidden("Viewer accounts cannot change anything.")
+        case (.administer, .officer): throw APIError.forbidden("Only an admin account can manage the registry.")
+        }
+    }
+
+    /// SQL condition restricting `pathColumn` to the caller's subtree, binding the path as `$n`.
+    public static func subtreeSQL(_ pathColumn: String, param n: Int) -> String { "\(pathColumn) <@ $\(n)::ltree" }
+
+    /// SQL condition hiding introduction-exempt members from residence-side callers.
+    public static func memberVisibilitySQL(_ p: Principal, exemptionColumn: String) -> String {
+        p.isResidenceSide ? "\(exemptionColumn) <> 'introduction'" : "TRUE"
+    }
+}
+
+extension AppContext {
+    /// The authenticated caller; 401 on routes reached without `Authentication`.
+    public func caller() throws -> Principal {
+        guard let p = principal else { throw APIError.unauthenticated }
+        return p
+    }
+}

@@ -1,0 +1,6 @@
+import HTTP
+
+// Placeholder so the application compiles while this area is being written; replaced by its owner.
+enum ImportRoutes {
+    static func register(on router: Router<AppContext>) {}
+}
