@@ -58,6 +58,11 @@ final class Connection<Context> {
     var pathParameters: [String: String] = [:]
     var requestID = ""
     var headStartedAt: UInt64 = 0
+    /// A streaming response in progress (chunked unless HTTP/1.0).
+    var stream: StreamChannel?
+    var streamChunked = false
+    var streamStatus = 0
+    var streamBytes = 0
     var requestStartedAt: UInt64 = 0
 
     init(fd: Int32, generation: UInt64, remoteAddress: String, limits: HTTPLimits) {

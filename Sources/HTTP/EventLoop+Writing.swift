@@ -11,18 +11,88 @@ extension EventLoop {
         guard let head = c.head else { return }
         var r = response
         if !finalized { server.finalizer.finalize(&r, head: head, requestID: c.requestID) }
-        c.requestsServed += 1
-        let close = c.closeAfterWrite || !head.keepAlive || c.requestsServed >= limits.maxRequestsPerConnection
-            || draining || c.peerClosedInput || (r.headers["connection"]?.lowercased().contains("close") ?? false)
-        c.closeAfterWrite = close
+        let close = closeDecision(c, head: head, response: r, servedAfter: c.requestsServed + 1)
         serialize(r, head: head, close: close, into: &c.outBuf)
+        finishExchange(c, head: head, status: r.status, bytes: r.body.count, close: close)
+    }
+
+    func closeDecision(_ c: Connection<Context>, head: RequestHead, response r: Response, servedAfter: Int) -> Bool {
+        c.closeAfterWrite || !head.keepAlive || servedAfter >= limits.maxRequestsPerConnection
+            || draining || c.peerClosedInput || (r.headers["connection"]?.lowercased().contains("close") ?? false)
+    }
+
+    /// Bookkeeping once a whole response is queued: access log, metrics, keep-alive state.
+    func finishExchange(_ c: Connection<Context>, head: RequestHead, status: Int, bytes: Int, close: Bool) {
+        c.requestsServed += 1
+        c.closeAfterWrite = close
         let seconds = Double(System.now() - c.requestStartedAt) / 1e9
-        server.recordAccess(method: head.method, route: c.route, status: r.status, seconds: seconds,
-                            requestID: c.requestID, bytes: r.body.count)
+        server.recordAccess(method: head.method, route: c.route, status: status, seconds: seconds,
+                            requestID: c.requestID, bytes: bytes)
         let wasDispatched: Bool
         if case .dispatched = c.phase { wasDispatched = true } else { wasDispatched = false }
         c.resetRequest()
         if wasDispatched && !close && !c.peerClosedInput { setInterest(c, Self.readInterest) }
+    }
+
+    // MARK: Streaming responses
+
+    /// Head of a streamed response: chunked on HTTP/1.1; on HTTP/1.0 the body ends with the connection.
+    func startStream(_ c: Connection<Context>, _ response: Response, channel: StreamChannel) {
+        guard let head = c.head else { channel.cancel(); return }
+        c.stream = channel
+        c.streamChunked = head.version != .http10
+        c.streamStatus = response.status
+        c.streamBytes = 0
+        if !c.streamChunked { c.closeAfterWrite = true }
+        refreshDate()
+        c.outBuf.append(contentsOf: StatusLines.line(response.status))
+        c.outBuf.append(contentsOf: dateLine)
+        for (name, value) in response.headers {
+            switch name {
+            case "content-length", "connection", "date", "transfer-encoding": continue
+            default:
+                c.outBuf.append(contentsOf: name.utf8)
+                c.outBuf.append(contentsOf: ": ".utf8)
+                c.outBuf.append(contentsOf: value.utf8)
+                c.outBuf.append(contentsOf: "\r\n".utf8)
+            }
+        }
+        if c.streamChunked { c.outBuf.append(contentsOf: "transfer-encoding: chunked\r\n".utf8) }
+        if c.closeAfterWrite { c.outBuf.append(contentsOf: Canned.connectionClose) }
+        c.outBuf.append(contentsOf: "\r\n".utf8)
+        if head.method == "HEAD" { channel.cancel() }  // headers only; the producer stops at its first write
+        flush(c)
+    }
+
+    func appendChunk(_ c: Connection<Context>, _ bytes: [UInt8]) {
+        guard !bytes.isEmpty, c.head?.method != "HEAD" else { return }
+        c.streamBytes += bytes.count
+        if c.streamChunked {
+            c.outBuf.append(contentsOf: String(bytes.count, radix: 16).utf8)
+            c.outBuf.append(contentsOf: "\r\n".utf8)
+            c.outBuf.append(contentsOf: bytes)
+            c.outBuf.append(contentsOf: "\r\n".utf8)
+        } else {
+            c.outBuf.append(contentsOf: bytes)
+        }
+    }
+
+    /// A failed producer must not look like a complete body: the connection is cut without the
+    /// last chunk, so the client sees a truncated transfer instead of a silently short file.
+    func endStream(_ c: Connection<Context>, failed: Bool) {
+        guard let head = c.head else { return }
+        c.stream = nil
+        if failed && head.method != "HEAD" {
+            server.recordAccess(method: head.method, route: c.route, status: c.streamStatus, seconds: Double(System.now() - c.requestStartedAt) / 1e9,
+                                requestID: c.requestID, bytes: c.streamBytes)
+            closeConnection(c)
+            return
+        }
+        if c.streamChunked && head.method != "HEAD" { c.outBuf.append(contentsOf: "0\r\n\r\n".utf8) }
+        let close = c.closeAfterWrite || !head.keepAlive || c.requestsServed + 1 >= limits.maxRequestsPerConnection
+            || draining || c.peerClosedInput
+        finishExchange(c, head: head, status: c.streamStatus, bytes: c.streamBytes, close: close)
+        flush(c)
     }
 
     func serialize(_ r: Response, head: RequestHead, close: Bool, into out: inout [UInt8]) {
@@ -84,6 +154,11 @@ extension EventLoop {
         }
         c.outBuf.removeAll(keepingCapacity: true)
         c.outOffset = 0
+        if let stream = c.stream {
+            stream.drained()
+            if c.deadlineKind == .write { clearDeadline(c) }
+            return
+        }
         if c.interest & EPOLLOUT.rawValue != 0 { setInterest(c, c.interest & ~EPOLLOUT.rawValue) }
         if c.closeAfterWrite {
             startLinger(c)
@@ -129,6 +204,7 @@ extension EventLoop {
     func closeConnection(_ c: Connection<Context>) {
         guard conns[Int(c.fd)] === c else { return }
         conns[Int(c.fd)] = nil
+        c.stream?.cancel()
         connectionCount -= 1
         server.metrics.openConnections.subtract(1, ordering: .relaxed)
         close(c.fd)

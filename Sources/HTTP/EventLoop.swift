@@ -21,6 +21,9 @@ struct Job<Context: AnyObject>: @unchecked Sendable {
 final class EventLoop<Context: AnyObject>: @unchecked Sendable {
     enum Message {
         case completion(fd: Int32, generation: UInt64, response: Response)
+        case streamHead(fd: Int32, generation: UInt64, response: Response, channel: StreamChannel)
+        case streamChunk(fd: Int32, generation: UInt64, bytes: [UInt8])
+        case streamEnd(fd: Int32, generation: UInt64, failed: Bool)
         case adopt(fd: Int32, remote: String)
         case drain
     }
@@ -60,6 +63,11 @@ final class EventLoop<Context: AnyObject>: @unchecked Sendable {
         requestIDPrefix = String(rnd.next() & 0xffff_ffff_ffff, radix: 16) + "-\(index)-"
         register(wakeFd, events: EPOLLIN.rawValue)
         reserveFd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+    }
+
+    func connection(_ fd: Int32, _ generation: UInt64) -> Connection<Context>? {
+        guard Int(fd) < conns.count, let c = conns[Int(fd)], c.generation == generation else { return nil }
+        return c
     }
 
     func closeDescriptors() {
@@ -166,6 +174,18 @@ final class EventLoop<Context: AnyObject>: @unchecked Sendable {
                 guard Int(fd) < conns.count, let c = conns[Int(fd)], c.generation == gen else { continue }
                 guard case .dispatched = c.phase else { continue }
                 writeResponse(c, response)
+                if conns[Int(fd)] === c { process(c) }
+            case .streamHead(let fd, let gen, let response, let channel):
+                guard let c = connection(fd, gen), case .dispatched = c.phase else { channel.cancel(); continue }
+                startStream(c, response, channel: channel)
+            case .streamChunk(let fd, let gen, let bytes):
+                guard let c = connection(fd, gen), c.stream != nil else { continue }
+                appendChunk(c, bytes)
+                flush(c)
+            case .streamEnd(let fd, let gen, let failed):
+                server.metrics.inFlight.subtract(1, ordering: .relaxed)
+                guard let c = connection(fd, gen), c.stream != nil else { continue }
+                endStream(c, failed: failed)
                 if conns[Int(fd)] === c { process(c) }
             case .adopt(let fd, let remote):
                 adopt(fd: fd, remote: remote)

@@ -123,8 +123,32 @@ public final class HTTPServer<Context: AnyObject>: @unchecked Sendable {
                 afterJob(context)
             }
             finalizer.finalize(&response, head: job.request.head, requestID: job.request.requestID)
-            job.loop.post(.completion(fd: job.fd, generation: job.generation, response: response))
+            if let stream = response.stream {
+                runStream(stream, response: response, job: job, context: context)
+            } else {
+                job.loop.post(.completion(fd: job.fd, generation: job.generation, response: response))
+            }
         }
+    }
+
+    /// Runs a streaming producer on this handler thread, feeding the loop chunk by chunk.
+    private func runStream(_ stream: BodyStream, response: Response, job: Job<Context>, context: Context) {
+        let channel = StreamChannel()
+        let loop = job.loop, fd = job.fd, gen = job.generation
+        loop.post(.streamHead(fd: fd, generation: gen, response: response, channel: channel))
+        let writer = StreamWriter(channel: channel) { bytes in loop.post(.streamChunk(fd: fd, generation: gen, bytes: bytes)) }
+        var failed = false
+        do {
+            try stream.produce(writer)
+            try writer.flush()
+        } catch is StreamCancelled {
+            failed = true
+        } catch {
+            failed = true
+            config.logger.error("stream failed", metadata: ["request_id": "\(job.request.requestID)", "error_type": "\(type(of: error))"])
+        }
+        afterJob(context)
+        loop.post(.streamEnd(fd: fd, generation: gen, failed: failed))
     }
 
     // MARK: - Routing decisions made on the loop

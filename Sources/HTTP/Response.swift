@@ -4,9 +4,11 @@ public struct Response: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// When set, the body is produced by this stream (chunked) and `body` is ignored.
+    public var stream: BodyStream?
 
-    public init(status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
-        self.status = status; self.headers = headers; self.body = body
+    public init(status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], stream: BodyStream? = nil) {
+        self.status = status; self.headers = headers; self.body = body; self.stream = stream
     }
 
     public static func json(_ status: Int = 200, _ bytes: [UInt8]) -> Response {

@@ -379,6 +379,8 @@ public final class Connection {
             try p.encode(into: &paramBytes)
             paramOffsets.append(start)
             paramLengths.append(Int32(paramBytes.count - start))
+            // libpq ignores the length of text-format values and reads a C string: terminate it.
+            if p.postgresFormat == .text { paramBytes.append(0) }
             paramFormats.append(p.postgresFormat.rawValue)
             paramTypes.append(p.postgresType.rawValue)
         }

@@ -78,6 +78,20 @@ enum TestHTTP {
         return try parse(data)
     }
 
+    /// Decodes a chunked body (the whole response was read to EOF).
+    static func dechunk(_ body: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        var i = 0
+        while i < body.count {
+            guard let lineEnd = (i..<body.count - 1).first(where: { body[$0] == 13 && body[$0 + 1] == 10 }),
+                  let size = Int(String(decoding: body[i..<lineEnd], as: UTF8.self), radix: 16) else { break }
+            if size == 0 { break }
+            out += body[(lineEnd + 2)..<(lineEnd + 2 + size)]
+            i = lineEnd + 2 + size + 2
+        }
+        return out
+    }
+
     static func parse(_ data: [UInt8]) throws -> TestResponse {
         let sep: [UInt8] = [13, 10, 13, 10]
         guard let end = (0..<max(0, data.count - 3)).first(where: { Array(data[$0..<$0 + 4]) == sep }) else {

@@ -312,3 +312,20 @@ final class TypeTests: XCTestCase {
         XCTAssertEqual(try returning[0].decode(String.self, 1), "six")
     }
 }
+
+/// Text-format parameters are read by libpq as C strings: several in one statement must not run
+/// into each other.
+final class UntypedParameterTests: XCTestCase {
+    func testUntypedTextParametersAreTerminated() throws {
+        let db = try Connection(try TestDatabase.url())
+        let row = try XCTUnwrap(try db.queryRow("SELECT $1::timestamptz, $2::date, $3::uuid",
+            PostgresUntyped("2026-11-23T13:12:18.123456Z"), PostgresUntyped("2026-11-23"), UUID()))
+        XCTAssertEqual(Timestamp(try row.decode(Date.self, 0)), Timestamp(Date(timeIntervalSince1970: 1_795_439_538.123456)))
+        XCTAssertEqual(try row.decode(PGDate.self, 1).description, "2026-11-23")
+    }
+
+    private struct Timestamp: Equatable {
+        let micros: Int64
+        init(_ d: Date) { micros = Int64((d.timeIntervalSince1970 * 1_000_000).rounded()) }
+    }
+}

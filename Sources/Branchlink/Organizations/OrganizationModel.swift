@@ -101,4 +101,12 @@ public struct Organization: Encodable, Sendable {
     }
 
     public func encoded() throws -> [UInt8] { try JSONOutput.encode(self) }
+
+    static let csvHeader = ["id", "parent_id", "kind", "sector", "code", "name", "valid_from", "valid_to", "merged_into_id",
+                            "residential", "created_at", "updated_at", "version"]
+
+    var csvRow: [String?] {
+        [id.lower, parentId?.lower, kind, sector, code, name, validFrom.description, validTo?.description, mergedIntoId?.lower,
+         residential ? "true" : "false", Timestamp.rfc3339(createdAt), Timestamp.rfc3339(updatedAt), String(version)]
+    }
 }

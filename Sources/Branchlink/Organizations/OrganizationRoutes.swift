@@ -85,39 +85,74 @@ enum OrganizationRoutes {
 
     static func list(_ request: Request, _ ctx: AppContext) throws -> Response {
         let p = try ctx.caller()
+        let filter = try ListFilter(request)
+        if CSVOutput.wanted(request) {
+            let db = SameThread(ctx.db)
+            return CSVOutput.stream(filename: "organizations", header: Organization.csvHeader) { after, limit in
+                let (orgs, next) = try fetch(db.value, p, filter, after: after, limit: limit)
+                return (orgs.map(\.csvRow), next)
+            }
+        }
         let page = try Page(request, keyCount: 2)
+        let (orgs, next) = try fetch(ctx.db, p, filter, after: page.after, limit: page.limit)
+        return Page.response(request, items: try orgs.map { try $0.encoded() }, nextKeys: next)
+    }
+
+    /// The list's filters, parsed and validated once.
+    struct ListFilter: Sendable {
+        var parentID: UUID?
+        var kind: String?
+        var subtreeOf: UUID?
+        var q: String?
+
+        init(_ request: Request) throws {
+            if let v = request.query("parent_id") {
+                guard let id = UUID(uuidString: v) else { throw APIError.invalidParameter("parent_id", "must be a UUID") }
+                parentID = id
+            }
+            if let v = request.query("kind") {
+                guard OrgKind(rawValue: v) != nil else {
+                    throw APIError.invalidParameter("kind", "must be one of " + OrgKind.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                kind = v
+            }
+            if let v = request.query("subtree_of") {
+                guard let id = UUID(uuidString: v) else { throw APIError.invalidParameter("subtree_of", "must be a UUID") }
+                subtreeOf = id
+            }
+            if let q = request.query("q"), !q.isEmpty {
+                guard q.count <= 100 else { throw APIError.invalidParameter("q", "must be at most 100 characters") }
+                self.q = q
+            }
+        }
+    }
+
+    /// One keyset page of the caller's visible organizations, ordered by (created_at, id).
+    static func fetch(_ db: Connection, _ p: Principal, _ f: ListFilter, after: [String]?, limit: Int) throws -> ([Organization], [String]?) {
         var conditions = [Policy.subtreeSQL("o.path", param: 1)]
         var params: [any PostgresEncodable] = [p.orgPath]
         func bind(_ v: any PostgresEncodable) -> Int { params.append(v); return params.count }
-        if let v = request.query("parent_id") {
-            guard let id = UUID(uuidString: v) else { throw APIError.invalidParameter("parent_id", "must be a UUID") }
-            conditions.append("o.parent_id = $\(bind(id))")
-        }
-        if let v = request.query("kind") {
-            guard OrgKind(rawValue: v) != nil else { throw APIError.invalidParameter("kind", "must be one of " + OrgKind.allCases.map(\.rawValue).joined(separator: ", ")) }
-            conditions.append("o.kind = $\(bind(v))")
-        }
-        if let v = request.query("subtree_of") {
-            guard let id = UUID(uuidString: v) else { throw APIError.invalidParameter("subtree_of", "must be a UUID") }
-            conditions.append("o.path <@ (SELECT path FROM organizations WHERE id = $\(bind(id)))")
-        }
-        if let q = request.query("q"), !q.isEmpty {
-            guard q.count <= 100 else { throw APIError.invalidParameter("q", "must be at most 100 characters") }
+        if let v = f.parentID { conditions.append("o.parent_id = $\(bind(v))") }
+        if let v = f.kind { conditions.append("o.kind = $\(bind(v))") }
+        if let v = f.subtreeOf { conditions.append("o.path <@ (SELECT path FROM organizations WHERE id = $\(bind(v)))") }
+        if let q = f.q {
             let n = bind(q)
             conditions.append("(search_key(o.name) LIKE '%' || search_key($\(n)) || '%' OR o.code = $\(n))")
         }
-        if let after = page.after {
-            guard let ts = Timestamp.parse(after[0]), let id = UUID(uuidString: after[1]) else {
+        if let after {
+            // The timestamp goes to SQL as text: a Date round trip would lose the microseconds
+            // and repeat rows at page boundaries.
+            guard after.count == 2, Timestamp.parse(after[0]) != nil, let id = UUID(uuidString: after[1]) else {
                 throw APIError(status: 400, code: "invalid_cursor", detail: "The cursor is not one this list issued.")
             }
-            conditions.append("(o.created_at, o.id) > ($\(bind(ts)), $\(bind(id)))")
+            conditions.append("(o.created_at, o.id) > ($\(bind(after[0]))::text::timestamptz, $\(bind(id)))")
         }
         let sql = "SELECT \(Organization.columns) FROM \(Organization.from) WHERE \(conditions.joined(separator: " AND ")) "
-            + "ORDER BY o.created_at, o.id LIMIT \(page.limit + 1)"
-        let rows = try ctx.db.query(sql, parameters: params)
-        let orgs = try rows.prefix(page.limit).map(Organization.init(row:))
-        let next = rows.count > page.limit ? orgs.last.map { [Timestamp.rfc3339($0.createdAt), $0.id.lower] } : nil
-        return Page.response(request, items: try orgs.map { try $0.encoded() }, nextKeys: next)
+            + "ORDER BY o.created_at, o.id LIMIT \(limit + 1)"
+        let rows = try db.query(sql, parameters: params)
+        let orgs = try rows.prefix(limit).map(Organization.init(row:))
+        let next = rows.count > limit ? orgs.last.map { [Timestamp.rfc3339($0.createdAt), $0.id.lower] } : nil
+        return (orgs, next)
     }
 
     static func patch(_ request: Request, _ ctx: AppContext) throws -> Response {
