@@ -44,19 +44,7 @@ extension EventLoop {
         c.streamStatus = response.status
         c.streamBytes = 0
         if !c.streamChunked { c.closeAfterWrite = true }
-        refreshDate()
-        c.outBuf.append(contentsOf: StatusLines.line(response.status))
-        c.outBuf.append(contentsOf: dateLine)
-        for (name, value) in response.headers {
-            switch name {
-            case "content-length", "connection", "date", "transfer-encoding": continue
-            default:
-                c.outBuf.append(contentsOf: name.utf8)
-                c.outBuf.append(contentsOf: ": ".utf8)
-                c.outBuf.append(contentsOf: value.utf8)
-                c.outBuf.append(contentsOf: "\r\n".utf8)
-            }
-        }
+        appendStatusAndHeaders(response, into: &c.outBuf)
         if c.streamChunked { c.outBuf.append(contentsOf: "transfer-encoding: chunked\r\n".utf8) }
         if c.closeAfterWrite { c.outBuf.append(contentsOf: Canned.connectionClose) }
         c.outBuf.append(contentsOf: "\r\n".utf8)
@@ -96,19 +84,7 @@ extension EventLoop {
     }
 
     func serialize(_ r: Response, head: RequestHead, close: Bool, into out: inout [UInt8]) {
-        refreshDate()
-        out.append(contentsOf: StatusLines.line(r.status))
-        out.append(contentsOf: dateLine)
-        for (name, value) in r.headers {
-            switch name {
-            case "content-length", "connection", "date", "transfer-encoding": continue
-            default:
-                out.append(contentsOf: name.utf8)
-                out.append(0x3A); out.append(0x20)
-                out.append(contentsOf: value.utf8)
-                out.append(0x0D); out.append(0x0A)
-            }
-        }
+        appendStatusAndHeaders(r, into: &out)
         let bodyAllowed = r.status >= 200 && r.status != 204 && r.status != 304
         if bodyAllowed {
             out.append(contentsOf: Canned.contentLengthName)
@@ -124,6 +100,23 @@ extension EventLoop {
         if bodyAllowed && head.method != "HEAD" { out.append(contentsOf: r.body) }
     }
 
+
+    /// Status line, `Date` and the handler's headers; framing headers are the server's to write.
+    func appendStatusAndHeaders(_ r: Response, into out: inout [UInt8]) {
+        refreshDate()
+        out.append(contentsOf: StatusLines.line(r.status))
+        out.append(contentsOf: dateLine)
+        for (name, value) in r.headers {
+            switch name {
+            case "content-length", "connection", "date", "transfer-encoding": continue
+            default:
+                out.append(contentsOf: name.utf8)
+                out.append(0x3A); out.append(0x20)
+                out.append(contentsOf: value.utf8)
+                out.append(0x0D); out.append(0x0A)
+            }
+        }
+    }
 
     func refreshDate() {
         let t = time(nil)
