@@ -21,6 +21,12 @@ extension EventLoop {
             return
         default: break
         }
+        if c.outBuf.count - c.outOffset > 256 * 1024 {
+            // Output backlog: stop reading until flush drains it (it re-arms), instead of filling the
+            // input buffer with pipelined requests until it overflows into a 431.
+            setInterest(c, c.interest & ~Self.readInterest)
+            return
+        }
         let cap: Int
         if case .head = c.phase { cap = headCapacity } else { cap = Swift.max(headCapacity, 64 * 1024) }
         guard c.reserveInput(min: 1, cap: cap) else {

@@ -157,6 +157,12 @@ extension EventLoop {
             startLinger(c)
             return
         }
+        // Reading was paused while the output backlog was large (see onReadable): resume it.
+        switch c.phase {
+        case .head, .body, .chunked:
+            if !c.peerClosedInput && c.interest & Self.readInterest == 0 { setInterest(c, c.interest | Self.readInterest) }
+        default: break
+        }
         switch c.phase {
         case .head where c.buffered == 0:
             if draining { closeConnection(c); return }
@@ -164,8 +170,16 @@ extension EventLoop {
             c.releaseBuffersIfIdle()
         case .head:
             // Pipelined bytes wait in the buffer: continue with them (flush was called from EPOLLOUT).
-            if c.deadlineKind == .write { clearDeadline(c) }
+            if c.deadlineKind == .write {
+                if c.headStartedAt != 0 {
+                    setDeadline(c, .head, c.headStartedAt + UInt64(limits.headerTimeoutMs) * 1_000_000)
+                } else {
+                    clearDeadline(c)
+                }
+            }
             process(c)
+        case .body, .chunked:
+            if c.deadlineKind == .write { setDeadline(c, .body, System.now() + UInt64(limits.bodyTimeoutMs) * 1_000_000) }
         default:
             if c.deadlineKind == .write { clearDeadline(c) }
         }

@@ -173,7 +173,7 @@ final class EventLoop<Context: AnyObject>: @unchecked Sendable {
                 server.metrics.inFlight.subtract(1, ordering: .relaxed)
                 guard Int(fd) < conns.count, let c = conns[Int(fd)], c.generation == gen else { continue }
                 guard case .dispatched = c.phase else { continue }
-                writeResponse(c, response)
+                writeResponse(c, response, finalized: true)
                 if conns[Int(fd)] === c { process(c) }
             case .streamHead(let fd, let gen, let response, let channel):
                 guard let c = connection(fd, gen), case .dispatched = c.phase else { channel.cancel(); continue }

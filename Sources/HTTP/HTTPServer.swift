@@ -26,6 +26,8 @@ public final class HTTPServer<Context: AnyObject>: @unchecked Sendable {
     private let errorResponse: @Sendable (any Error, Request) -> Response
     private let extraMetrics: @Sendable () -> String
     private let drainingFlag = Atomic<Bool>(false)
+    private let drainStartedAt = Atomic<UInt64>(0)
+    private let runningWorkers = Atomic<Int>(0)
     private let lastFdWarning = Atomic<Int>(0)
     private var termFd: Int32 = -1
     public private(set) var port = 0
@@ -78,7 +80,11 @@ public final class HTTPServer<Context: AnyObject>: @unchecked Sendable {
         if termFd >= 0 { loops[0].termFd = termFd; loops[0].registerTermFd() }
         for (i, ctx) in contexts.enumerated() {
             let box = ContextBox(ctx)
-            workerThreads.append(OSThread(name: "bl-worker-\(i)") { [unowned self] in self.workerMain(box.value) })
+            runningWorkers.add(1, ordering: .relaxed)
+            workerThreads.append(OSThread(name: "bl-worker-\(i)") { [unowned self] in
+                self.workerMain(box.value)
+                self.runningWorkers.subtract(1, ordering: .releasing)
+            })
         }
         for loop in loops {
             loopThreads.append(OSThread(name: "bl-loop-\(loop.index)") { loop.run() })
@@ -90,6 +96,7 @@ public final class HTTPServer<Context: AnyObject>: @unchecked Sendable {
     /// Stop accepting, finish in-flight requests with `Connection: close`, close idle connections.
     public func beginDrain() {
         guard !drainingFlag.exchange(true, ordering: .relaxed) else { return }
+        drainStartedAt.store(System.now(), ordering: .relaxed)
         for loop in loops { loop.post(.drain) }
     }
 
@@ -97,6 +104,14 @@ public final class HTTPServer<Context: AnyObject>: @unchecked Sendable {
     public func waitUntilStopped() {
         for t in loopThreads { t.join() }
         queue.close()
+        // Exit within the grace period: handlers still running after it are not waited for.
+        let graceEnd = drainStartedAt.load(ordering: .relaxed) + UInt64(config.drainTimeoutMs) * 1_000_000
+        while runningWorkers.load(ordering: .acquiring) > 0 && System.now() < graceEnd { usleep(5_000) }
+        guard runningWorkers.load(ordering: .acquiring) == 0 else {
+            config.logger.warning("drain timeout: handler threads still busy; not waiting for them")
+            LogSink.shared.flush()
+            return  // descriptors stay open: late completions are posted to (and dropped by) the loops
+        }
         for t in workerThreads { t.join() }
         for loop in loops { loop.closeDescriptors() }
         if termFd >= 0 { close(termFd) }
