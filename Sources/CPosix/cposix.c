@@ -32,6 +32,7 @@ static void on_term(int sig) {
 
 int cposix_install_term_handler(int eventfd) {
     term_fd = eventfd;
+    term_count = 0;
     struct sigaction sa;
     sa.sa_handler = on_term;
     sigemptyset(&sa.sa_mask);
