@@ -56,3 +56,51 @@ extension AppContext {
         return p
     }
 }
+
+// MARK: - Exchanges (introductions, notices, requests)
+
+extension Policy {
+    /// The paths of the organizations an exchange involves: its workplace side, the addressed
+    /// commune and (once assigned) the residential branch.
+    public struct Involved: Sendable {
+        public var workplaceID: UUID
+        public var workplacePath: String
+        public var communeID: UUID
+        public var communePath: String
+        public var branchID: UUID?
+        public var branchPath: String?
+    }
+
+    /// An exchange is visible to every organization it involves and to their ancestors.
+    public static func canSee(_ p: Principal, _ x: Involved) -> Bool {
+        contains(p, path: x.workplacePath) || contains(p, path: x.communePath) || x.branchPath.map { contains(p, path: $0) } == true
+    }
+
+    /// SQL condition for lists of exchanges, binding the caller's path as `$n`.
+    public static func exchangeVisibleSQL(alias a: String, param n: Int) -> String {
+        "(\(a).workplace_path <@ $\(n)::ltree OR \(a).commune_path <@ $\(n)::ltree OR \(a).branch_path <@ $\(n)::ltree)"
+    }
+
+    /// Which side the caller acts for: only accounts of the involved organization itself act for it
+    /// (an ancestor watches, it does not sign for its children). Viewers act for no side.
+    public static func side(_ p: Principal, _ x: Involved) -> ExchangeSide {
+        guard p.role != .viewer else { return .other }
+        if p.orgID == x.workplaceID { return .workplace }
+        if p.orgID == x.communeID { return .commune }
+        if let b = x.branchID, p.orgID == b { return .branch }
+        return .other
+    }
+
+    /// Turns a state-machine refusal into the API's answer: 403 for the wrong side, 409 with the
+    /// current state for the wrong state.
+    public static func refusal(_ r: TransitionRefusal, action: String) -> APIError {
+        switch r {
+        case .wrongSide(let required):
+            return APIError(status: 403, code: "not_your_action",
+                            detail: "Only the \(required.rawValue) side may \(action) this item.")
+        case .invalidState(let current):
+            return APIError(status: 409, code: "invalid_transition",
+                            detail: "Cannot \(action) an item whose status is \(current).", extra: ["current_status": current])
+        }
+    }
+}

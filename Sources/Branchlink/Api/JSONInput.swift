@@ -117,6 +117,21 @@ public struct JSONInput {
         return JSONInput(object: o)
     }
 
+    public mutating func array(_ key: String, required: Bool = true, maxCount: Int) -> [Any]? {
+        guard let v = raw(key, required: required) else { return nil }
+        guard let a = v as? [Any] else { fail(key, "type", "must be an array"); return nil }
+        guard !a.isEmpty else { fail(key, "required", "must not be empty"); return nil }
+        guard a.count <= maxCount else { fail(key, "too_long", "must have at most \(maxCount) items"); return nil }
+        return a
+    }
+
+    /// Adds this object's unknown fields to `errors` (for nested items checked one by one).
+    public mutating func collectUnknown(into errors: inout [FieldError]) {
+        let before = self.errors.count
+        rejectUnknown()
+        errors += self.errors[before...]
+    }
+
     /// Merges a nested object's errors under `/key`.
     public mutating func absorb(_ nested: JSONInput, under key: String) {
         var n = nested

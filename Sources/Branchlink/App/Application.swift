@@ -30,6 +30,7 @@ public final class Application: Sendable {
         MemberRoutes.register(on: router)
         AccountRoutes.register(on: router)
         ImportRoutes.register(on: router)
+        IntroductionRoutes.register(on: router)
 
         let gauge = DatabaseGauge()
         let mapper = ErrorMapper()
