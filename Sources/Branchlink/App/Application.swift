@@ -26,11 +26,14 @@ public final class Application: Sendable {
 
         // Everything below needs a bearer token.
         router.use(Authentication(rateLimiter: options.rateLimiter))
+        router.use(Idempotency())
         OrganizationRoutes.register(on: router)
         MemberRoutes.register(on: router)
         AccountRoutes.register(on: router)
+        TokenRoutes.register(on: router)
         ImportRoutes.register(on: router)
         IntroductionRoutes.register(on: router)
+        ChangeNoticeRoutes.register(on: router)
 
         let gauge = DatabaseGauge()
         let mapper = ErrorMapper()

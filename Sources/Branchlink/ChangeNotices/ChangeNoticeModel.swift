@@ -26,16 +26,17 @@ public enum ChangeNoticeKind: String, CaseIterable, Sendable, Codable {
         }
     }
 
-    /// Kind-specific `details` fields a notice must carry.
-    public var requiredDetails: [String] {
+    /// Kind-specific `details` fields: which a notice must carry, and which it may.
+    public var details: (required: Set<String>, optional: Set<String>) {
         switch self {
-        case .positionChange: ["new_position"]
-        case .workTransfer: ["new_workplace_org_id"]
-        case .residenceChange: ["new_commune_id", "new_address_line"]
-        case .disciplined: ["sanction"]
-        case .exemptionChange: ["new_exemption"]
-        case .dataCorrection: ["fields"]
-        case .expelled, .removed, .leftParty, .retired, .deceased: []
+        case .positionChange: (["new_position"], ["previous_position"])
+        case .workTransfer: (["new_workplace_org_id"], ["new_position"])
+        case .residenceChange: (["new_commune_id", "new_address_line"], [])
+        case .disciplined: (["sanction"], [])
+        case .exemptionChange: (["new_exemption"], ["exemption_ground"])
+        // At least one of the optional fields (checked by the route).
+        case .dataCorrection: ([], ["full_name", "birth_date", "residence_address"])
+        case .expelled, .removed, .leftParty, .retired, .deceased: ([], [])
         }
     }
 }
