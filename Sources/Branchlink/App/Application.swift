@@ -33,7 +33,10 @@ public final class Application: Sendable {
         TokenRoutes.register(on: router)
         ImportRoutes.register(on: router)
         IntroductionRoutes.register(on: router)
+        IntroductionLetter.register(on: router)
         ChangeNoticeRoutes.register(on: router)
+        PolicyRoutes.register(on: router)
+        InboxRoutes.register(on: router)
 
         let gauge = DatabaseGauge()
         let mapper = ErrorMapper()

@@ -1,0 +1,111 @@
+import Foundation
+import HTTP
+import Postgres
+
+/// `GET /v1/inbox`: everything waiting on one organization (the caller's, or with `org_id` any in
+/// its subtree), overdue first, then by due date; with counts by kind. Each row names the action
+/// expected and links to the item. Backed by the partial `(awaiting_org_id, due_on)` indexes of
+/// every waiting table, so a busy commune's inbox is a few index range scans.
+enum InboxRoutes {
+    static func register(on router: Router<AppContext>) {
+        router.get("/v1/inbox", inbox)
+    }
+
+    /// One SELECT per waiting table, all with the same columns:
+    /// kind, id, action, awaiting_org_id, due_on, member_id, member name, href prefix.
+    static let sources: [(kind: String, sql: String)] = [
+        ("introduction", """
+            SELECT 'introduction' AS kind, i.id, CASE i.status WHEN 'sent' THEN 'receive' WHEN 'received' THEN 'assign'
+                   ELSE 'acknowledge' END AS action, i.awaiting_org_id, i.due_on, m.id AS member_id, m.full_name,
+                   '/v1/introductions/' AS href
+            FROM introductions i JOIN members m ON m.id = i.member_id WHERE i.awaiting_org_id = $1
+            """),
+        ("change_notice", """
+            SELECT 'change_notice', n.id, 'acknowledge', n.awaiting_org_id, n.due_on, m.id, m.full_name, '/v1/change-notices/'
+            FROM change_notices n JOIN members m ON m.id = n.member_id WHERE n.awaiting_org_id = $1
+            """),
+        ("workplace_task", """
+            SELECT 'workplace_task', t.id, CASE t.kind WHEN 'introduce_new_commune' THEN 'introduce_to_new_commune'
+                   ELSE 'reintroduce' END, t.awaiting_org_id, t.due_on, m.id, m.full_name, '/v1/members/'
+            FROM workplace_tasks t JOIN members m ON m.id = t.member_id WHERE t.awaiting_org_id = $1 AND t.done_at IS NULL
+            """),
+    ]
+
+    static func inbox(_ request: Request, _ ctx: AppContext) throws -> Response {
+        let p = try ctx.caller()
+        var orgID = p.orgID
+        if let v = request.query("org_id") {
+            guard let id = UUID(uuidString: v) else { throw APIError.invalidParameter("org_id", "must be a UUID") }
+            guard let row = try ctx.db.queryRow("SELECT path::text FROM organizations WHERE id = $1", id),
+                  Policy.contains(p, path: try row.decode(String.self, 0)) else { throw APIError.notFound("organization") }
+            orgID = id
+        }
+        var kinds = sources
+        if let k = request.query("kind") {
+            kinds = sources.filter { $0.kind == k }
+            guard !kinds.isEmpty else {
+                throw APIError.invalidParameter("kind", "must be one of " + sources.map(\.kind).joined(separator: ", "))
+            }
+        }
+        var overdueOnly = false
+        if let v = request.query("overdue") {
+            guard v == "true" || v == "false" else { throw APIError.invalidParameter("overdue", "must be true or false") }
+            overdueOnly = v == "true"
+        }
+        let page = try Page(request, keyCount: 3)
+        let union = kinds.map(\.sql).joined(separator: "\nUNION ALL\n")
+
+        var params: [any PostgresEncodable] = [orgID]
+        var conditions = overdueOnly ? ["due_on < hcm_today()"] : ["TRUE"]
+        if let after = page.after {
+            guard let rank = Int(after[0]), PGDate(after[1]) != nil, let id = UUID(uuidString: after[2]) else {
+                throw APIError(status: 400, code: "invalid_cursor", detail: "The cursor is not one this list issued.")
+            }
+            params += [rank, after[1], id]
+            conditions.append("(rank, due_on, id) > ($2::int, $3::text::date, $4::uuid)")
+        }
+        let rows = try ctx.db.query("""
+            SELECT kind, id, action, awaiting_org_id, due_on, rank, member_id, full_name, href FROM (
+                SELECT w.*, CASE WHEN w.due_on < hcm_today() THEN 0 ELSE 1 END AS rank FROM (\(union)) w
+            ) x WHERE \(conditions.joined(separator: " AND "))
+            ORDER BY rank, due_on, id LIMIT \(page.limit + 1)
+            """, parameters: params)
+        var items: [[UInt8]] = []
+        var last: [String]? = nil
+        for row in rows.prefix(page.limit) {
+            let kind = try row.decode(String.self, 0)
+            let id = try row.decode(UUID.self, 1)
+            let due = try row.decode(PGDate.self, 4)
+            let rank = try row.decode(Int.self, 5)
+            let memberID = try row.decode(UUID.self, 6)
+            let obj: [String: Any] = [
+                "kind": kind, "id": id.lower, "action": try row.decode(String.self, 2),
+                "awaiting_org_id": try row.decode(UUID.self, 3).lower, "due_on": due.description, "overdue": rank == 0,
+                "member": ["id": memberID.lower, "full_name": try row.decode(String.self, 7)],
+                // A task is about the member (introduce again), the other items are themselves resources.
+                "href": try row.decode(String.self, 8) + (kind == "workplace_task" ? memberID.lower : id.lower),
+            ]
+            items.append(Array(try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])))
+            last = [String(rank), due.description, id.lower]
+        }
+        var response = Page.response(request, items: items, nextKeys: rows.count > page.limit ? last : nil)
+
+        // Counts over the whole inbox (not the page), for badges and dashboards.
+        let counts = try ctx.db.query("""
+            SELECT kind, count(*), count(*) FILTER (WHERE due_on < hcm_today()) FROM (\(union)) w GROUP BY kind
+            """, orgID)
+        var byKind: [String: Int] = Dictionary(uniqueKeysWithValues: kinds.map { ($0.kind, 0) })
+        var total = 0, overdue = 0
+        for row in counts {
+            let n = try row.decode(Int.self, 1)
+            byKind[try row.decode(String.self, 0)] = n
+            total += n
+            overdue += try row.decode(Int.self, 2)
+        }
+        let countsJSON = try JSONSerialization.data(withJSONObject: ["total": total, "overdue": overdue, "by_kind": byKind], options: [.sortedKeys])
+        // Splice "org_id" and "counts" into the page envelope (its last byte is the closing brace).
+        response.body.removeLast()
+        response.body += Array(",\"org_id\":\"\(orgID.lower)\",\"counts\":".utf8) + Array(countsJSON) + [UInt8(ascii: "}")]
+        return response
+    }
+}
