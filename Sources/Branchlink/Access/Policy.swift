@@ -104,3 +104,39 @@ extension Policy {
         }
     }
 }
+
+// MARK: - Accounts and tokens
+
+extension Policy {
+    /// Lists of accounts are registry reading: admins and viewers (of their subtree); officers → 403.
+    public static func requireAccountListing(_ p: Principal) throws {
+        guard p.role != .officer else { throw APIError.forbidden("Officer accounts cannot list accounts.") }
+    }
+
+    /// One account: everyone reads its own; admins and viewers read those of their subtree; outside
+    /// the subtree → 404; an officer reading another account of its subtree → 403.
+    public static func requireAccountRead(_ p: Principal, accountID: UUID, orgPath: String) throws {
+        if accountID == p.accountID { return }
+        guard contains(p, path: orgPath) else { throw APIError.notFound("account") }
+        try requireAccountListing(p)
+    }
+
+    /// Creating a token: any account for itself; for another account, only an admin of that
+    /// account's organization subtree (404 outside the subtree, 403 for other roles inside it).
+    public static func requireTokenCreation(_ p: Principal, accountID: UUID, orgPath: String) throws {
+        if accountID == p.accountID { return }
+        try require(p, .administer, at: orgPath, what: "account")
+    }
+
+    /// Tokens are private to their account: seen, listed and revoked by it and by admins of its
+    /// organization's subtree, by no one else (404: not even their existence is revealed).
+    public static func canManageTokens(_ p: Principal, accountID: UUID, orgPath: String) -> Bool {
+        accountID == p.accountID || (p.role == .admin && contains(p, path: orgPath))
+    }
+
+    /// SQL condition for token lists matching `canManageTokens`; binds `value` as `$n`.
+    public static func tokenScopeSQL(_ p: Principal, accountColumn: String, orgPathColumn: String,
+                                     param n: Int) -> (sql: String, value: any PostgresEncodable) {
+        p.role == .admin ? (subtreeSQL(orgPathColumn, param: n), p.orgPath) : ("\(accountColumn) = $\(n)", p.accountID)
+    }
+}

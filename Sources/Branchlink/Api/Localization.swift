@@ -31,6 +31,8 @@ public enum Localization {
         "precondition_failed": ("Phiên bản đã thay đổi", "Precondition failed"),
         "idempotency_key_reused": ("Khóa Idempotency-Key đã dùng cho yêu cầu khác", "Idempotency key reused"),
         "idempotency_in_progress": ("Yêu cầu cùng khóa đang được xử lý", "Idempotent request in progress"),
+        "invalid_idempotency_key": ("Khóa Idempotency-Key không hợp lệ", "Invalid idempotency key"),
+        "account_disabled": ("Tài khoản đã bị vô hiệu hóa", "Account disabled"),
         "unsupported_media_type": ("Kiểu nội dung không được hỗ trợ", "Unsupported media type"),
         "not_acceptable": ("Không có định dạng phù hợp", "Not acceptable"),
         "rate_limited": ("Vượt quá giới hạn tần suất", "Too many requests"),
