@@ -83,3 +83,29 @@ final class ChangeNoticeFlowTests: XCTestCase {
                                   ["member_id": f.members[0], "kind": "expelled", "effective_on": "2026-11-20"]).status, 403)
     }
 }
+
+/// The residence side sees a member while the link is live, never writes the record, and loses
+/// sight of the member when the link ends.
+final class ResidenceVisibilityTests: XCTestCase {
+    func testCommuneSeesMembersOfLiveLinksOnly() throws {
+        let f = try ExchangeFixture(members: 2)
+        defer { f.stop() }
+        let m = f.members[0]
+        XCTAssertEqual(try f.call("commune", "GET", "/v1/members/\(m)").status, 404, "no link yet")
+        let id = try XCTUnwrap(try f.call("workplace", "POST", "/v1/introductions", ["member_id": m, "commune_id": f.orgs["C1"]!]).json()["id"] as? String)
+        XCTAssertEqual(try f.call("commune", "GET", "/v1/members/\(m)").status, 200)
+        XCTAssertEqual(try f.call("other_commune", "GET", "/v1/members/\(m)").status, 404)
+        XCTAssertEqual(try f.call("commune", "PATCH", "/v1/members/\(m)", ["full_name": "X"]).status, 403)
+        let listed = try f.call("commune", "GET", "/v1/members?link_status=sent").json()["items"] as? [[String: Any]]
+        XCTAssertEqual(listed?.compactMap { $0["id"] as? String }, [m])
+        let unlinked = try f.call("workplace", "GET", "/v1/members?link_status=none").json()["items"] as? [[String: Any]]
+        XCTAssertEqual(unlinked?.compactMap { $0["id"] as? String }, [f.members[1]])
+        XCTAssertEqual(try f.call("workplace", "GET", "/v1/members?link_status=bogus").status, 400)
+
+        let csv = try f.call("workplace", "GET", "/v1/members", headers: ["Accept": "text/csv"])
+        XCTAssertEqual(String(decoding: TestHTTP.dechunk(csv.body), as: UTF8.self).split(separator: "\r\n").count, 3)
+
+        XCTAssertEqual(try f.call("workplace", "POST", "/v1/introductions/\(id)/withdraw", ["reason": "sai"]).status, 200)
+        XCTAssertEqual(try f.call("commune", "GET", "/v1/members/\(m)").status, 404, "link over: out of sight")
+    }
+}

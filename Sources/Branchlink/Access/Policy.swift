@@ -140,3 +140,26 @@ extension Policy {
         p.role == .admin ? (subtreeSQL(orgPathColumn, param: n), p.orgPath) : ("\(accountColumn) = $\(n)", p.accountID)
     }
 }
+
+// MARK: - Members
+
+extension Policy {
+    /// A member is in scope for the accounts of its workplace and their ancestors, and for the
+    /// residence side (the commune and branch of a live introduction, and their ancestors) while
+    /// that link is live. Binds the caller's path as `$n`.
+    public static func memberScopeSQL(alias m: String, param n: Int) -> String {
+        """
+        (\(m).workplace_path <@ $\(n)::ltree OR EXISTS (SELECT 1 FROM introductions li WHERE li.member_id = \(m).id
+            AND li.status IN ('sent', 'received', 'assigned', 'active') AND (li.commune_path <@ $\(n)::ltree OR li.branch_path <@ $\(n)::ltree)))
+        """
+    }
+
+    /// Member records are written by their workplace side only; the residence sees them and learns
+    /// of changes through change notices.
+    public static func requireMemberWrite(_ p: Principal, workplacePath: String) throws {
+        guard contains(p, path: workplacePath) else {
+            throw APIError.forbidden("Only the member's workplace side changes the member record; the residence is told through change notices.")
+        }
+        try require(p, .act)
+    }
+}

@@ -41,6 +41,8 @@ public struct MemberListQuery: Sendable {
     public var orgPath: String?
     public var exemption: MemberExemption?
     public var search: MemberSearch?
+    /// `link_status`: `none` (no live introduction) or the status of the live one.
+    public var linkStatus: String?
 
     public init(scopePath: String, visibilitySQL: String, orgPath: String? = nil, exemption: MemberExemption? = nil, search: MemberSearch? = nil) {
         self.scopePath = scopePath; self.visibilitySQL = visibilitySQL; self.orgPath = orgPath
@@ -54,11 +56,15 @@ public struct MemberListQuery: Sendable {
     /// the previous page), fetching `limit + 1` rows. The score is the last selected column when
     /// `ranked`.
     public func sql(after: [String]?, limit: Int) throws -> (sql: String, parameters: [any PostgresEncodable]) {
-        var conditions = [Policy.subtreeSQL("m.workplace_path", param: 1), visibilitySQL]
+        var conditions = [Policy.memberScopeSQL(alias: "m", param: 1), visibilitySQL]
         var params: [any PostgresEncodable] = [scopePath]
         func bind(_ v: any PostgresEncodable) -> Int { params.append(v); return params.count }
         if let v = orgPath { conditions.append("m.workplace_path <@ $\(bind(v))::ltree") }
         if let v = exemption { conditions.append("m.exemption = $\(bind(v.rawValue))") }
+        if let v = linkStatus {
+            let live = "SELECT 1 FROM introductions ls WHERE ls.member_id = m.id AND ls.status IN ('sent', 'received', 'assigned', 'active')"
+            conditions.append(v == "none" ? "NOT EXISTS (\(live))" : "EXISTS (\(live) AND ls.status = $\(bind(v)))")
+        }
         var from = "members m"
         var order = "m.created_at, m.id"
         var select = Member.columns

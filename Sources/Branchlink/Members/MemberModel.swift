@@ -203,3 +203,15 @@ public struct Member: Encodable, Sendable {
 
     public func encoded() throws -> [UInt8] { try JSONOutput.encode(self) }
 }
+
+extension Member {
+    static let csvHeader = ["id", "party_card_number", "full_name", "sex", "birth_date", "admitted_on", "full_member_on", "workplace_org_id",
+                            "residence_province_id", "residence_commune_id", "residence_address", "exemption", "exemption_ground",
+                            "created_at", "updated_at", "version"]
+
+    var csvRow: [String?] {
+        [id.lower, partyCardNumber, fullName, sex, birthDate.description, admittedOn?.description, fullMemberOn?.description,
+         workplaceOrgId.lower, residence?.provinceId?.lower, residence?.communeId?.lower, residence?.addressLine, exemption,
+         exemptionGround, Timestamp.rfc3339(createdAt), Timestamp.rfc3339(updatedAt), String(version)]
+    }
+}

@@ -3,7 +3,8 @@ import HTTP
 import Postgres
 
 /// `/v1/members`: the register of working party members. A member is in scope of the accounts of
-/// its workplace organization and its ancestors (`workplace_path <@ caller.orgPath`); members
+/// its workplace organization and its ancestors, and of the residence side while a link is live
+/// (`Policy.memberScopeSQL`); members
 /// exempt from introduction are never shown to residence-side accounts
 /// (`Policy.memberVisibilitySQL` in every query). Officers and admins register and correct members
 /// of their subtree; viewers only read.
@@ -19,7 +20,7 @@ enum MemberRoutes {
     static func load(_ db: Connection, _ id: UUID, for p: Principal, forUpdate: Bool = false) throws -> Member {
         guard let row = try db.queryRow("""
             SELECT \(Member.columns) FROM members m
-            WHERE m.id = $1 AND \(Policy.subtreeSQL("m.workplace_path", param: 2)) AND \(Policy.memberVisibilitySQL(p, exemptionColumn: "m.exemption"))
+            WHERE m.id = $1 AND \(Policy.memberScopeSQL(alias: "m", param: 2)) AND \(Policy.memberVisibilitySQL(p, exemptionColumn: "m.exemption"))
             """ + (forUpdate ? " FOR UPDATE OF m" : ""), id, p.orgPath) else {
             throw APIError.notFound("member")
         }
@@ -313,7 +314,7 @@ enum MemberRoutes {
 
         return try ctx.db.transaction { db in
             let member = try load(db, id, for: p, forUpdate: true)
-            try Policy.require(p, .act, at: member.workplacePath, what: "member")
+            try Policy.requireMemberWrite(p, workplacePath: member.workplacePath)
             try ETag.checkIfMatch(request, version: member.version)
             let old = State(member)
             var new = old
@@ -363,10 +364,11 @@ enum MemberRoutes {
             }
             query.exemption = e
         }
-        if request.query("link_status") != nil {
-            // Residence links are introductions; the filter arrives with them. Refused rather than
-            // ignored, so that no client takes an unfiltered list for a filtered one.
-            throw APIError.invalidParameter("link_status", "is not supported yet")
+        if let v = request.query("link_status") {
+            guard ["none", "sent", "received", "assigned", "active"].contains(v) else {
+                throw APIError.invalidParameter("link_status", "must be one of none, sent, received, assigned, active")
+            }
+            query.linkStatus = v
         }
         if let q = request.query("q") { query.search = try MemberSearch.parse(q) }
         var orgMissing = false
@@ -377,6 +379,14 @@ enum MemberRoutes {
                 query.orgPath = try row.decode(String.self, 0)
             } else {
                 orgMissing = true
+            }
+        }
+        if CSVOutput.wanted(request) {
+            let db = SameThread(ctx.db), q = query, empty = orgMissing
+            return CSVOutput.stream(filename: "members", header: Member.csvHeader) { after, limit in
+                if empty { return ([], nil) }
+                let (members, next) = try q.fetch(db.value, after: after, limit: limit)
+                return (members.map(\.csvRow), next)
             }
         }
         let page = try Page(request, keyCount: query.keyCount)
