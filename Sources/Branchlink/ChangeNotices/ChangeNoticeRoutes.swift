@@ -157,7 +157,7 @@ enum ChangeNoticeRoutes {
             try db.execute("""
                 UPDATE members SET full_name = COALESCE($2, full_name), birth_date = COALESCE($3, birth_date),
                     residence_address = COALESCE($4, residence_address), updated_at = now(), version = version + 1 WHERE id = $1
-                """, memberID, d["full_name"], d["birth_date"].flatMap(PGDate.init), d["residence_address"])
+                """, memberID, d["full_name"].map(MemberRules.normalizeName), d["birth_date"].flatMap(PGDate.init), d["residence_address"])
         case .exemptionChange:
             try db.execute("""
                 UPDATE members SET exemption = $2, exemption_ground = $3, updated_at = now(), version = version + 1 WHERE id = $1
