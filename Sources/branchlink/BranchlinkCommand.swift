@@ -17,6 +17,8 @@ struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Migrate the database, then serve HTTP until SIGTERM/SIGINT.")
     @OptionGroup var server: ServerOptions
     @OptionGroup var database: DatabaseOptions
+    @Flag(help: "Load the demo province once (see `branchlink demo`), issue its tokens into <data-dir>/demo.json and print them.")
+    var demo = false
 
     func run() throws {
         let logger = Logging.bootstrap(level: server.resolvedLogLevel)
@@ -24,13 +26,19 @@ struct Serve: ParsableCommand {
         let db = try DatabaseSetup.open(database, logger: logger)
         defer { db.stop() }
         try DatabaseSetup.migrate(url: db.url, logger: logger)
+        if demo { try DemoSetup.load(url: db.url) }
         let config = server.makeConfig(logger: logger)
         var options = Application.Options(database: PostgresConfiguration(
             db.url, statementTimeoutMilliseconds: database.resolvedStatementTimeout, logger: Logger(label: "branchlink.postgres")))
         options.server = config
+        options.rateLimiter = server.makeRateLimiter()
         let app = Application(options: options)
         try app.server.handleTerminationSignals()
         try app.start()
+        if demo {
+            try DemoSetup.issueAndPrint(url: db.url, baseURL: DemoSetup.baseURL(host: config.host, port: app.port),
+                                        dataDir: database.resolvedDataDir)
+        }
         app.server.waitUntilStopped()
         logger.info("stopped")
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Branchlink
 import Foundation
 import HTTP
 import Logging
@@ -41,6 +42,11 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("drain-timeout-ms"), help: "Grace period on SIGTERM/SIGINT (env BRANCHLINK_DRAIN_TIMEOUT_MS, 25000).") var drainTimeoutMs: Int?
     @Option(name: .customLong("cors-origins"), help: "Comma-separated allowed CORS origins, or * (env BRANCHLINK_CORS_ORIGINS; empty: CORS off).") var corsOrigins: String?
     @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical (env BRANCHLINK_LOG_LEVEL, info).") var logLevel: String?
+    @Option(name: .customLong("rate-limit-per-minute"), help: "Requests per minute per token, per instance (env BRANCHLINK_RATE_LIMIT_PER_MINUTE, 1200).") var rateLimitPerMinute: Int?
+
+    func makeRateLimiter() -> RateLimiter {
+        RateLimiter(limit: max(1, rateLimitPerMinute ?? Env.int("BRANCHLINK_RATE_LIMIT_PER_MINUTE") ?? 1200), windowSeconds: 60)
+    }
 
     func makeConfig(logger: Logger) -> ServerConfig {
         var c = ServerConfig()

@@ -21,7 +21,7 @@ public final class RateLimiter: Sendable {
     public let limit: Int
     public let windowSeconds: Double
 
-    public init(limit: Int = 600, windowSeconds: Double = 60) {
+    public init(limit: Int = 1200, windowSeconds: Double = 60) {
         self.limit = limit
         self.windowSeconds = windowSeconds
     }
