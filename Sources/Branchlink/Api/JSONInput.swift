@@ -61,9 +61,12 @@ public struct JSONInput {
                                 pattern: String? = nil) -> String? {
         guard let v = raw(key, required: required) else { return nil }
         guard let s = v as? String else { fail(key, "type", "must be a string"); return nil }
-        let trimmed = s.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.count < minLength { fail(key, minLength == 1 ? "required" : "too_short", "must not be empty"); return nil }
-        if trimmed.count > maxLength { fail(key, "too_long", "must be at most \(maxLength) characters"); return nil }
+        // NFC, so "Đức" typed with combining marks is stored and searched like the precomposed
+        // form; lengths count code points, as PostgreSQL's length() and CHECKs do.
+        let trimmed = s.trimmingCharacters(in: .whitespacesAndNewlines).precomposedStringWithCanonicalMapping
+        let length = trimmed.unicodeScalars.count
+        if length < minLength { fail(key, minLength == 1 ? "required" : "too_short", "must not be empty"); return nil }
+        if length > maxLength { fail(key, "too_long", "must be at most \(maxLength) characters"); return nil }
         if trimmed.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" && $0 != "\t" }) {
             fail(key, "invalid_characters", "must not contain control characters"); return nil
         }

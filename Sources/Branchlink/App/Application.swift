@@ -25,6 +25,7 @@ public final class Application: Sendable {
         OperationsRoutes.register(on: router, server: serverAccessor, openAPI: ResourceLocator.openAPIBytes())
 
         // Everything below needs a bearer token.
+        router.use(QueryGuard())
         router.use(Authentication(rateLimiter: options.rateLimiter))
         router.use(Idempotency())
         OrganizationRoutes.register(on: router)

@@ -164,6 +164,7 @@ enum OrganizationRoutes {
         let sector = input.has("sector") ? input.enumeration("sector", OrgSector.self) : nil
         let validTo = input.has("valid_to") && !input.isNull("valid_to") ? input.date("valid_to") : nil
         let clearValidTo = input.has("valid_to") && input.isNull("valid_to")
+        if clearValidTo { _ = input.string("valid_to", required: false) }  // an explicit null reopens
         try input.finish()
 
         return try ctx.db.transaction { db in
