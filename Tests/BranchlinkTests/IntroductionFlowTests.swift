@@ -106,6 +106,28 @@ final class IntroductionFlowTests: XCTestCase {
         XCTAssertEqual(statuses.all.filter { $0 == 409 }.count, 19, "\(statuses.all)")
     }
 
+    func testTwentyConcurrentCreatesWithOneIdempotencyKeyMakeOneIntroduction() throws {
+        let statuses = ConcurrentStatuses()
+        let port = f.t.port, token = f.tokens["workplace"]!
+        let body = Array(try JSONSerialization.data(withJSONObject: ["member_id": f.members[0], "commune_id": f.orgs["C1"]!]))
+        DispatchQueue.concurrentPerform(iterations: 20) { _ in
+            let s = (try? TestHTTP.request(port: port, method: "POST", path: "/v1/introductions",
+                                           headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json",
+                                                     "Idempotency-Key": "intro-\(port)"], body: body).status) ?? -1
+            statuses.append(s)
+        }
+        // Every answer is the first one (201, replayed) or "still running" (409); never a second row.
+        XCTAssertTrue(statuses.all.allSatisfy { $0 == 201 || $0 == 409 }, "\(statuses.all)")
+        XCTAssertGreaterThanOrEqual(statuses.all.filter { $0 == 201 }.count, 1)
+        let rows = try f.db.queryRow("SELECT count(*) FROM introductions WHERE member_id = $1::uuid", f.members[0])!.decode(Int.self, 0)
+        XCTAssertEqual(rows, 1)
+        let replay = try TestHTTP.request(port: port, method: "POST", path: "/v1/introductions",
+                                          headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json",
+                                                    "Idempotency-Key": "intro-\(port)"], body: body)
+        XCTAssertEqual(replay.status, 201)
+        XCTAssertEqual(replay.headers["idempotent-replayed"], "true")
+    }
+
     func testBatch() throws {
         var items: [[String: Any]] = f.members.map { ["member_id": $0, "commune_id": f.orgs["C1"]!] }
         items.append(["member_id": f.members[0], "commune_id": f.orgs["C1"]!])  // duplicate in the same batch
