@@ -15,7 +15,7 @@ final class LetterTests: XCTestCase {
         XCTAssertEqual(draft.status, 200)
         XCTAssertEqual(draft.headers["content-type"], "text/html; charset=utf-8")
         for text in ["GIẤY GIỚI THIỆU", "Kính gửi", "Đảng ủy Tổ chức C1", "Quy định số 213-QĐ/TW", "Nguyễn Thị Hòa 7", "Sinh ngày: 17/05/1980",
-                     "miễn sinh hoạt nơi cư trú", "T/M Tổ chức W1", "Tiếp nhận ngày …/…/……", "-GGT/ĐU"] {
+                     "miễn sinh hoạt nơi cư trú", "T/M Đảng ủy", "Tiếp nhận ngày …/…/……", "-GGT/ĐU"] {
             XCTAssertTrue(draft.text.contains(text), "letter lacks \(text)")
         }
 
