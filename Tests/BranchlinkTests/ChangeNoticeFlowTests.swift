@@ -109,3 +109,24 @@ final class ResidenceVisibilityTests: XCTestCase {
         XCTAssertEqual(try f.call("commune", "GET", "/v1/members/\(m)").status, 404, "link over: out of sight")
     }
 }
+
+/// Reorganizations carry the exchanges along: after a commune merger the surviving commune sees and
+/// acts on the introductions addressed to the closed one.
+final class ReorganizationExchangeTests: XCTestCase {
+    func testMergedCommunesExchangesFollowTheSurvivor() throws {
+        let f = try ExchangeFixture(members: 1)
+        defer { f.stop() }
+        let id = try XCTUnwrap(try f.call("workplace", "POST", "/v1/introductions", ["member_id": f.members[0], "commune_id": f.orgs["C1"]!]).json()["id"] as? String)
+        XCTAssertEqual(try f.call("other_commune", "GET", "/v1/introductions/\(id)").status, 404)
+        let merged = try f.call("admin", "POST", "/v1/organizations/\(f.orgs["C1"]!)/merge", ["into_id": f.orgs["C2"]!])
+        XCTAssertEqual(merged.status, 200, merged.text)
+        let seen = try f.call("other_commune", "GET", "/v1/introductions/\(id)")
+        XCTAssertEqual(seen.status, 200, seen.text)
+        XCTAssertEqual(try seen.json()["commune_id"] as? String, f.orgs["C2"])
+        XCTAssertEqual(try seen.json()["awaiting_org_id"] as? String, f.orgs["C2"])
+        XCTAssertEqual(try f.call("other_commune", "POST", "/v1/introductions/\(id)/receive", [:]).status, 200)
+        // The old commune's branch moved under C2 with its path: it can be assigned.
+        XCTAssertEqual(try f.call("other_commune", "POST", "/v1/introductions/\(id)/assign", ["branch_id": f.orgs["B1"]!]).status, 200)
+        XCTAssertEqual(try f.call("branch", "GET", "/v1/introductions/\(id)").status, 200)
+    }
+}

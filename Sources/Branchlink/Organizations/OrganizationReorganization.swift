@@ -82,6 +82,7 @@ extension OrganizationRoutes {
                 UPDATE members SET residence_commune_id = $2, updated_at = now(), version = version + 1 WHERE residence_commune_id = $1
                 """, id, intoID)
             try db.execute("UPDATE accounts SET org_id = $2, updated_at = now(), version = version + 1 WHERE org_id = $1", id, intoID)
+            try redirectExchanges(db, from: id, to: intoID, newPath: into.path)
             try db.execute("""
                 UPDATE organizations SET valid_to = CURRENT_DATE, merged_into_id = $2, updated_at = now(), version = version + 1 WHERE id = $1
                 """, id, intoID)
@@ -100,9 +101,33 @@ extension OrganizationRoutes {
             UPDATE organizations SET path = $2::ltree || subpath(path, nlevel($1::ltree) - 1)
             WHERE path <@ $1::ltree
             """, subtreePath, newParentPath)
-        try db.execute("""
-            UPDATE members SET workplace_path = $2::ltree || subpath(workplace_path, nlevel($1::ltree) - 1)
-            WHERE workplace_path <@ $1::ltree
-            """, subtreePath, newParentPath)
+        // Every copy of a path moves with the subtree, or scoping of exchanges would go stale.
+        for (table, column) in pathCopies {
+            try db.execute("""
+                UPDATE \(table) SET \(column) = $2::ltree || subpath(\(column), nlevel($1::ltree) - 1)
+                WHERE \(column) <@ $1::ltree
+                """, subtreePath, newParentPath)
+        }
+    }
+
+    /// Columns holding a copy of an organization's path (kept in step by reorganizations).
+    static let pathCopies: [(table: String, column: String)] = [
+        ("members", "workplace_path"),
+        ("introductions", "workplace_path"), ("introductions", "commune_path"), ("introductions", "branch_path"),
+        ("change_notices", "workplace_path"), ("change_notices", "commune_path"), ("change_notices", "branch_path"),
+    ]
+
+    /// After a merge, the exchanges that named the closed organization name the surviving one: its
+    /// id and path, and the waits addressed to it.
+    static func redirectExchanges(_ db: Connection, from old: UUID, to new: UUID, newPath: String) throws {
+        for table in ["introductions", "change_notices"] {
+            for side in ["workplace", "commune", "branch"] {
+                try db.execute("UPDATE \(table) SET \(side)_id = $2, \(side)_path = $3::ltree WHERE \(side)_id = $1", old, new, newPath)
+            }
+        }
+        for table in ["introductions", "change_notices", "workplace_tasks"] {
+            try db.execute("UPDATE \(table) SET awaiting_org_id = $2 WHERE awaiting_org_id = $1", old, new)
+        }
+        try db.execute("UPDATE members SET residence_province_id = $2 WHERE residence_province_id = $1", old, new)
     }
 }
