@@ -136,7 +136,11 @@ enum TokenRoutes {
 
     static func get(_ request: Request, _ ctx: AppContext) throws -> Response {
         let p = try ctx.caller()
-        return try JSONOutput.resource(try visible(ctx.db, request, p))
+        var response = try JSONOutput.resource(try visible(ctx.db, request, p))
+        let tag = ETag.content(response.body)
+        if ETag.notModified(request, tag: tag) { return Response(status: 304, headers: ["etag": tag]) }
+        response.headers.set("etag", tag)
+        return response
     }
 
     /// Revocation is immediate (Authentication checks `revoked_at`) and idempotent: revoking a

@@ -58,6 +58,20 @@ extension UUID {
 public enum ETag {
     public static func make(version: Int) -> String { "\"v\(version)\"" }
 
+    /// A tag derived from the representation itself, for resources without a stored version (their
+    /// state can change without a write, e.g. a token that expires).
+    public static func content(_ body: [UInt8]) -> String {
+        var h: UInt64 = 0xcbf29ce484222325  // FNV-1a: stable across processes, unlike Hasher
+        for b in body { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+        return "\"h\(String(h, radix: 16))\""
+    }
+
+    /// `If-None-Match` against a content tag.
+    public static func notModified(_ request: Request, tag: String) -> Bool {
+        guard let inm = request.headers["if-none-match"] else { return false }
+        return inm.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.contains { $0 == "*" || $0 == tag || $0 == "W/" + tag }
+    }
+
     /// `If-None-Match` matching the current tag on a GET: answer 304 with the tag.
     public static func notModified(_ request: Request, version: Int) -> Response? {
         guard let inm = request.headers["if-none-match"] else { return nil }

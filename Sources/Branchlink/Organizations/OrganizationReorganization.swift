@@ -21,7 +21,7 @@ extension OrganizationRoutes {
             try ETag.checkIfMatch(request, version: org.version)
             let parent = try load(db, newParentID, for: p)
             guard let kind = OrgKind(rawValue: org.kind), let sector = OrgSector(rawValue: org.sector) else { throw APIError.notFound("organization") }
-            try checkPlacement(kind: kind, sector: sector, parentKind: parent.kind)
+            try checkPlacement(kind: kind, sector: sector, parentKind: parent.kind, parentPointer: "/new_parent_id")
             guard !(parent.path == org.path || parent.path.hasPrefix(org.path + ".")) else {
                 throw APIError(status: 422, code: "invalid_parent", detail: "An organization cannot be moved under itself or its own subtree.",
                                errors: [FieldError(pointer: "/new_parent_id", code: "invalid_parent", message: "is inside the moved subtree")])

@@ -65,10 +65,10 @@ enum OrganizationRoutes {
         }
     }
 
-    static func checkPlacement(kind: OrgKind, sector: OrgSector, parentKind: String) throws {
+    static func checkPlacement(kind: OrgKind, sector: OrgSector, parentKind: String, parentPointer: String = "/parent_id") throws {
         guard let pk = OrgKind(rawValue: parentKind), kind.allowedParents.contains(pk) else {
             throw APIError(status: 422, code: "invalid_parent", detail: "A \(kind.rawValue) cannot be placed under a \(parentKind).",
-                           errors: [FieldError(pointer: "/parent_id", code: "invalid_parent", message: "cannot hold a \(kind.rawValue)")])
+                           errors: [FieldError(pointer: parentPointer, code: "invalid_parent", message: "cannot hold a \(kind.rawValue)")])
         }
         guard kind.allowedSectors.contains(sector) else {
             throw APIError(status: 422, code: "validation_failed", detail: "Sector \(sector.rawValue) does not fit kind \(kind.rawValue).",
