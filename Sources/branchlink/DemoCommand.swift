@@ -13,10 +13,13 @@ struct DemoCommand: ParsableCommand {
         abstract: "Load the demo province (or national-scale data) and print ready-to-use tokens.",
         discussion: """
             Without options: one demo province (DEMO-P01) with 20 communes/wards, 150 residential branches, \
-            30 workplace committees and 5,000 members. With --provinces and --members: provinces DEMO-P01… \
-            sharing M members (e.g. --provinces 34 --members 5500000 for national scale). Deterministic for a \
-            --seed. Provinces that already exist are skipped, so running it again only issues fresh tokens \
-            (the previous demo tokens are revoked). Tokens and organization ids go to <data-dir>/demo.json.
+            30 workplace committees and 5,000 members, with their exchanges: introductions in every state, \
+            change notices of every kind, workplace tasks, some overdue. With --provinces and --members: \
+            provinces DEMO-P01… sharing M members (e.g. --provinces 34 --members 5500000 for national scale, \
+            ~1 M live introductions). Deterministic for a --seed (dates are relative to the day of loading). \
+            Provinces that already exist are skipped, except that a province without exchanges (loaded by an \
+            earlier version) gains them; so running it again only issues fresh tokens (the previous demo \
+            tokens are revoked). Tokens and organization ids go to <data-dir>/demo.json.
             """)
 
     @Option(help: "Number of provinces DEMO-P01… to generate (1–99, default 1).") var provinces: Int = 1
@@ -75,19 +78,42 @@ enum DemoSetup {
         if verbose { say("generating \(provinces) provinces, \(grouped(members)) members, seed \(seed)") }
         let results = try DemoLoader.load(db, seed: seed, provinces: provinces, members: members) { r in
             guard verbose else { return }
+            let x = r.exchanges
+            let exchanges = "\(grouped(x.introductionCount)) introductions (\(grouped(x.live)) live) + \(grouped(x.noticeCount)) notices"
             if r.loaded {
-                say("\(r.code)  \(grouped(r.organizations)) organizations + \(grouped(r.members)) members in "
-                    + "\(fixed1(r.seconds)) s (\(grouped(Int(r.rowsPerSecond))) rows/s)")
+                say("\(r.code)  \(grouped(r.organizations)) organizations + \(grouped(r.members)) members + \(exchanges) in "
+                    + "\(fixed1(r.seconds)) s (\(grouped(Int(r.rowsPerSecond))) organization and member rows/s)")
+            } else if x.loaded {
+                say("\(r.code)  already loaded; exchanges added: \(exchanges) in \(fixed1(x.seconds)) s")
             } else {
-                say("\(r.code)  already loaded, left as it is")
+                say("\(r.code)  already loaded with its exchanges, left as it is")
             }
         }
         let loaded = results.filter(\.loaded)
         let elapsed = started.duration(to: .now)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         let orgs = loaded.reduce(0) { $0 + $1.organizations }, people = loaded.reduce(0) { $0 + $1.members }
+        let exchanges = results.map(\.exchanges).filter(\.loaded)
+        if !exchanges.isEmpty {
+            var statuses: [String: Int] = [:], kinds: [String: Int] = [:]
+            for x in exchanges {
+                statuses.merge(x.introductions, uniquingKeysWith: +)
+                kinds.merge(x.notices, uniquingKeysWith: +)
+            }
+            let live = exchanges.reduce(0) { $0 + $1.live }, notices = exchanges.reduce(0) { $0 + $1.noticeCount }
+            let byStatus = IntroductionStatus.allCases.map { "\($0.rawValue) \(grouped(statuses[$0.rawValue, default: 0]))" }
+            say("exchanges of \(exchanges.count) province\(exchanges.count == 1 ? "" : "s"): \(grouped(live)) live introductions "
+                + "(\(byStatus.joined(separator: ", "))); \(grouped(notices)) change notices "
+                + "(\(grouped(exchanges.reduce(0) { $0 + $1.noticesWaiting })) awaiting acknowledgement, \(kinds.count) kinds); "
+                + "\(grouped(exchanges.reduce(0) { $0 + $1.tasksOpen })) open workplace tasks; "
+                + "\(grouped(exchanges.reduce(0) { $0 + $1.overdue })) items overdue")
+        }
         if loaded.isEmpty {
-            say("demo data already loaded (\(results.map(\.code).joined(separator: ", "))): nothing added")
+            if exchanges.isEmpty {
+                say("demo data already loaded (\(results.map(\.code).joined(separator: ", "))): nothing added")
+            } else {
+                say("added exchanges in \(fixed1(seconds)) s (with ANALYZE)")
+            }
         } else {
             let size = try db.queryRow("SELECT pg_size_pretty(pg_database_size(current_database()))")?.decode(String.self, 0) ?? "?"
             say("loaded \(loaded.count) province\(loaded.count == 1 ? "" : "s") (\(loaded.first!.name)\(loaded.count > 1 ? ", …" : "")): "

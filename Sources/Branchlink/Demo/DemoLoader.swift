@@ -1,8 +1,10 @@
 import Foundation
 import Postgres
 
-/// Writes generated provinces into the database (COPY, one transaction per province) and issues the
-/// demo accounts and tokens. Loading is idempotent: a province whose code exists is left alone.
+/// Writes generated provinces into the database (COPY, one transaction per province) with their
+/// exchanges (DemoExchanges, same transaction) and issues the demo accounts and tokens. Loading is
+/// idempotent: a province whose code exists is left alone, except that it gains its exchanges if it
+/// has none yet (provinces loaded before exchanges existed).
 public enum DemoLoader {
     public static let defaultSeed: UInt64 = 213
     public static let defaultMembers = 5000
@@ -17,6 +19,8 @@ public enum DemoLoader {
         public let organizations: Int
         public let members: Int
         public let seconds: Double
+        /// The exchanges written now (`loaded == false` when the province already had them).
+        public var exchanges = DemoExchanges.Result(loaded: false)
         public var rowsPerSecond: Double { seconds > 0 ? Double(organizations + members) / seconds : 0 }
     }
 
@@ -38,10 +42,16 @@ public enum DemoLoader {
             try db.execute("ANALYZE organizations")
             try db.execute("ANALYZE members")
         }
+        if results.contains(where: \.exchanges.loaded) {
+            for table in ["introductions", "change_notices", "workplace_tasks", "letter_counters"] {
+                try db.execute("ANALYZE \(table)")
+            }
+        }
         return results
     }
 
-    /// Generates and writes one province unless its code already exists.
+    /// Generates and writes one province and its exchanges unless its code already exists; an
+    /// existing province gains its exchanges if it has none (with the seed it was generated with).
     public static func loadProvince(_ db: Connection, seed: UInt64, number: Int, members: Int) throws -> ProvinceResult {
         let started = ContinuousClock.now
         return try db.transaction { db in
@@ -50,8 +60,15 @@ public enum DemoLoader {
             try db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 213))", "branchlink.demo." + code)
             try db.execute("SET LOCAL synchronous_commit = off")
             if let row = try db.queryRow("SELECT id, name FROM organizations WHERE code = $1", code) {
-                return ProvinceResult(code: code, name: try row.decode(String.self, 1), provinceID: try row.decode(UUID.self, 0),
-                                      loaded: false, organizations: 0, members: 0, seconds: 0)
+                let id = try row.decode(UUID.self, 0)
+                let stored = try db.queryRow("""
+                    SELECT data ->> 'seed' FROM events WHERE entity_type = 'organization' AND entity_id = $1 AND type = 'demo.loaded'
+                    ORDER BY sequence LIMIT 1
+                    """, id).flatMap { try $0.decode(String?.self, 0) }.flatMap { UInt64($0) }
+                var result = ProvinceResult(code: code, name: try row.decode(String.self, 1), provinceID: id,
+                                            loaded: false, organizations: 0, members: 0, seconds: 0)
+                result.exchanges = try DemoExchanges.load(db, provinceCode: code, number: number, seed: stored ?? seed)
+                return result
             }
             guard let root = try db.queryRow("SELECT path::text FROM organizations WHERE id = $1", rootID) else {
                 throw DemoError("the central committee (root organization) is missing: run the migrations first")
@@ -63,10 +80,13 @@ public enum DemoLoader {
             try EventLog.append(db, type: "demo.loaded", entityType: "organization", entityID: province.province.id,
                                 orgIDs: [province.province.id], actor: nil, requestID: nil,
                                 data: ["seed": String(seed), "organizations": orgCount, "members": memberCount])
+            let exchanges = try DemoExchanges.load(db, provinceCode: code, number: number, seed: seed)
             let elapsed = started.duration(to: .now)
-            return ProvinceResult(code: code, name: province.name, provinceID: province.province.id, loaded: true,
-                                  organizations: orgCount, members: memberCount,
-                                  seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            var result = ProvinceResult(code: code, name: province.name, provinceID: province.province.id, loaded: true,
+                                        organizations: orgCount, members: memberCount,
+                                        seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            result.exchanges = exchanges
+            return result
         }
     }
 
