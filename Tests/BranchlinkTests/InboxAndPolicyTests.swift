@@ -50,6 +50,20 @@ final class InboxAndPolicyTests: XCTestCase {
         let viewer = try f.call("viewer", "GET", "/v1/inbox?org_id=\(f.orgs["C1"]!)&overdue=true")
         XCTAssertEqual((try viewer.json()["items"] as? [[String: Any]])?.count, 1)
         XCTAssertEqual(try f.call("other_commune", "GET", "/v1/inbox?org_id=\(f.orgs["C1"]!)").status, 404)
+        // Each source stands alone when filtered by kind.
+        for kind in ["introduction", "change_notice", "workplace_task"] {
+            XCTAssertEqual(try f.call("viewer", "GET", "/v1/inbox?kind=\(kind)&overdue=true&org_id=\(f.orgs["C1"]!)").status, 200, kind)
+        }
+        XCTAssertEqual(try f.call("commune", "GET", "/v1/inbox?kind=bogus").status, 400)
+    }
+
+    /// A gzipped representation carries its own tag ("v0-gzip"); echoing it still revalidates.
+    func testGzippedETagRevalidates() throws {
+        let r = try f.call("viewer", "GET", "/v1/policies/\(f.orgs["C1"]!)", headers: ["Accept-Encoding": "gzip"])
+        XCTAssertEqual(r.headers["content-encoding"], "gzip")
+        let tag = try XCTUnwrap(r.headers["etag"])
+        XCTAssertTrue(tag.hasSuffix("-gzip\""), tag)
+        XCTAssertEqual(try f.call("viewer", "GET", "/v1/policies/\(f.orgs["C1"]!)", headers: ["If-None-Match": tag]).status, 304)
     }
 
     func testPolicyInheritanceAndDueDates() throws {

@@ -69,15 +69,25 @@ public enum ETag {
     /// `If-None-Match` against a content tag.
     public static func notModified(_ request: Request, tag: String) -> Bool {
         guard let inm = request.headers["if-none-match"] else { return false }
-        return inm.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.contains { $0 == "*" || $0 == tag || $0 == "W/" + tag }
+        return listed(inm).contains { $0 == "*" || $0 == tag || $0 == "W/" + tag }
+    }
+
+    /// The tags a header lists, with the `-gzip` suffix the server adds to tags of gzipped
+    /// representations removed: a client echoes the tag it received, compressed or not.
+    static func listed(_ header: String) -> [String] {
+        header.split(separator: ",").map { raw in
+            var t = raw.trimmingCharacters(in: .whitespaces)
+            if t.hasSuffix("-gzip\"") { t = String(t.dropLast(6)) + "\"" }
+            return t
+        }
     }
 
     /// `If-None-Match` matching the current tag on a GET: answer 304 with the tag.
     public static func notModified(_ request: Request, version: Int) -> Response? {
         guard let inm = request.headers["if-none-match"] else { return nil }
         let tag = make(version: version)
-        let listed = inm.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard listed.contains("*") || listed.contains(tag) || listed.contains("W/" + tag) else { return nil }
+        let tags = listed(inm)
+        guard tags.contains("*") || tags.contains(tag) || tags.contains("W/" + tag) else { return nil }
         return Response(status: 304, headers: ["etag": tag])
     }
 
@@ -85,8 +95,8 @@ public enum ETag {
     public static func checkIfMatch(_ request: Request, version: Int) throws {
         guard let im = request.headers["if-match"] else { return }
         let tag = make(version: version)
-        let listed = im.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard listed.contains("*") || listed.contains(tag) else {
+        let tags = listed(im)
+        guard tags.contains("*") || tags.contains(tag) else {
             throw APIError(status: 412, code: "precondition_failed",
                            detail: "The resource changed since you read it (current ETag \(tag)); read it again and retry.",
                            headers: ["etag": tag])

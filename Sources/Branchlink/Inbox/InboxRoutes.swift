@@ -11,7 +11,7 @@ enum InboxRoutes {
         router.get("/v1/inbox", inbox)
     }
 
-    /// One SELECT per waiting table, all with the same columns:
+    /// One SELECT per waiting table, each naming its columns (any one may stand alone with `kind=`):
     /// kind, id, action, awaiting_org_id, due_on, member_id, member name, href prefix.
     static let sources: [(kind: String, sql: String)] = [
         ("introduction", """
@@ -21,12 +21,13 @@ enum InboxRoutes {
             FROM introductions i JOIN members m ON m.id = i.member_id WHERE i.awaiting_org_id = $1
             """),
         ("change_notice", """
-            SELECT 'change_notice', n.id, 'acknowledge', n.awaiting_org_id, n.due_on, m.id, m.full_name, '/v1/change-notices/'
+            SELECT 'change_notice' AS kind, n.id, 'acknowledge' AS action, n.awaiting_org_id, n.due_on, m.id AS member_id, m.full_name,
+                   '/v1/change-notices/' AS href
             FROM change_notices n JOIN members m ON m.id = n.member_id WHERE n.awaiting_org_id = $1
             """),
         ("workplace_task", """
-            SELECT 'workplace_task', t.id, CASE t.kind WHEN 'introduce_new_commune' THEN 'introduce_to_new_commune'
-                   ELSE 'reintroduce' END, t.awaiting_org_id, t.due_on, m.id, m.full_name, '/v1/members/'
+            SELECT 'workplace_task' AS kind, t.id, CASE t.kind WHEN 'introduce_new_commune' THEN 'introduce_to_new_commune'
+                   ELSE 'reintroduce' END AS action, t.awaiting_org_id, t.due_on, m.id AS member_id, m.full_name, '/v1/members/' AS href
             FROM workplace_tasks t JOIN members m ON m.id = t.member_id WHERE t.awaiting_org_id = $1 AND t.done_at IS NULL
             """),
     ]
