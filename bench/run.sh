@@ -4,6 +4,8 @@
 #   bench/run.sh                          # build, peer comparison, robustness scenarios
 #   SKIP_PEERS=1 bench/run.sh             # robustness scenarios only
 #   SCENARIOS="slowloris idle" SKIP_PEERS=1 bench/run.sh
+#   MEASURE="member_lookup introduce_batch" SKIP_PEERS=1 SKIP_ROBUSTNESS=1 bench/run.sh
+#   MEASURE=all SKIP_PEERS=1 SKIP_ROBUSTNESS=1 bench/run.sh   # also search and inbox (national data)
 #
 # 1. builds the release products BenchServer and branchlink (SKIP_BUILD=1: use them as they are;
 #    the variable also reaches peers.sh, which then skips building the peers);
@@ -12,7 +14,10 @@
 # 3. robustness scenarios (bench/robustness/*.py, Python standard library only), each against a
 #    fresh release `branchlink serve` that this script starts on 127.0.0.1:$ROBUST_PORT with an
 #    embedded PostgreSQL cluster in a temporary --data-dir;
-# 4. prints a summary; exits 1 if any part failed.
+# 4. optional measurements of issues 4 and 5 (MEASURE, default none): bench/member_lookup.sh,
+#    bench/introduce_batch.sh, bench/search.sh and bench/inbox.sh (the last two on the
+#    national-scale data in SCALE_DIR); each prints its figures and a RESULT line;
+# 5. prints a summary; exits 1 if any part failed.
 #
 # Every process this script starts is stopped by its PID when it exits (also on error or Ctrl-C);
 # the embedded PostgreSQL is stopped by the server, or else by the PID in its postmaster.pid.
@@ -25,6 +30,9 @@
 #   HEADER_TIMEOUT_MS [3000] (slowloris)  FD_LIMIT [256] (fd_limit: the server's ulimit -n)
 #   SHORT_CONNS [100000]  RESET_CLIENTS [1000]  IDLE_CONNS [1000]  IDLE_HOLD [20]
 #   SLOW_CLIENTS [200]  FD_CLIENTS [400]  KEEP_TMP [0] (1: keep the temporary data directory)
+#   MEASURE [""]: any of "member_lookup introduce_batch search inbox", or "all"; their own knobs
+#   (DURATION, REPEAT, PROFILE, SCALE_DIR, WAIT_MINUTES, ...) pass through the environment; see the
+#   top of each script and bench/README.md.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -50,6 +58,8 @@ IDLE_HOLD=${IDLE_HOLD:-20}
 SLOW_CLIENTS=${SLOW_CLIENTS:-200}
 FD_CLIENTS=${FD_CLIENTS:-400}
 KEEP_TMP=${KEEP_TMP:-0}
+MEASURE=${MEASURE:-}
+[[ "$MEASURE" != all ]] || MEASURE="member_lookup introduce_batch search inbox"
 PEERS_SH=${PEERS_SH:-$ROOT/../shared/bench/peers.sh}
 
 OUT="$HERE/out/$(date +%Y%m%d-%H%M%S)"
@@ -224,6 +234,26 @@ if [[ "$SKIP_ROBUSTNESS" != 1 ]]; then
     esac
   done
 fi
+
+for m in $MEASURE; do
+  case "$m" in
+    member_lookup | introduce_batch | search | inbox) ;;
+    *) log "unknown measurement $m"; SUMMARY+=("$m: unknown measurement"); FAILED=1; continue ;;
+  esac
+  section "measurement: $m"
+  set +e
+  # The products were built above (or SKIP_BUILD=1 said to use them as they are).
+  SKIP_BUILD=1 SERVER_BIN="$SERVER_BIN" OUT_DIR="$OUT/$m" bash "$HERE/$m.sh" 2>&1 | tee "$OUT/$m.txt"
+  rc=${PIPESTATUS[0]}
+  set -e
+  line=$(grep -E '^RESULT ' "$OUT/$m.txt" | tail -n 1 || true)
+  if [[ $rc -eq 0 ]]; then
+    SUMMARY+=("${line:-RESULT $m PASS}")
+  else
+    SUMMARY+=("${line:-RESULT $m FAIL (exit $rc)}")
+    FAILED=1
+  fi
+done
 
 section "summary"
 for l in "${SUMMARY[@]}"; do log "$l"; done
