@@ -19,12 +19,12 @@
 # Ends with `RESULT introduce_batch PASS|FAIL seconds=… created=… …`; exit 1 when the outcome is
 # not the expected one (the time has no target in the issue: it is reported).
 #
-# Knobs: BATCH_PORT [18130]  BATCH_MEMBERS [10000]  BATCH_AGAIN [1]  PG_CPUS [0]
+# Knobs: BATCH_PORT [18743]  BATCH_MEMBERS [10000]  BATCH_AGAIN [1]  PG_CPUS [0]
 #        and those of bench/lib.sh (SKIP_BUILD, SERVER_CPU [1], LOG_LEVEL [info], KEEP_TMP, …)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-BATCH_PORT=${BATCH_PORT:-18130}
+BATCH_PORT=${BATCH_PORT:-18743}
 BATCH_MEMBERS=${BATCH_MEMBERS:-10000}
 BATCH_AGAIN=${BATCH_AGAIN:-1}
 PG_CPUS=${PG_CPUS-0}

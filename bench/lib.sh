@@ -6,7 +6,8 @@
 # shutdown). Server output goes to the scratch directory only (demo start-up prints tokens).
 #
 # Common knobs: SKIP_BUILD [0]  SERVER_CPU [1]  LOAD_CPU [0]  LOG_LEVEL [info]  KEEP_TMP [0]
-#               OUT_DIR [bench/out/<timestamp>-<name>]  (raw outputs of the run)
+#               OUT_DIR [bench/out/<timestamp>-<name>]  (raw outputs of the run and output.txt, a
+#               copy of everything the script prints)
 
 BL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BL_BENCH="$BL_ROOT/bench"
@@ -37,6 +38,8 @@ bl_init() {
   chmod 755 "$BL_TMP"
   OUT_DIR=${OUT_DIR:-$BL_BENCH/out/$(date +%Y%m%d-%H%M%S)-$name}
   mkdir -p "$OUT_DIR"
+  # Everything the script prints is also kept in $OUT_DIR/output.txt (it never prints a token).
+  exec > >(tee -a "$OUT_DIR/output.txt") 2>&1
   trap bl_cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM

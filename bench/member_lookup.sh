@@ -23,7 +23,7 @@
 #    in microseconds per request, plus the top symbols (raw reports in $OUT_DIR).
 # Ends with `RESULT member_lookup PASS|FAIL ratio=… …`; exit 0 pass, 1 below target, 2 setup error.
 #
-# Knobs: LOOKUP_PORT [18120]  ITEMS_PORT [18121]  DURATION [10s]  CONNS [64]  REPEAT [3]
+# Knobs: LOOKUP_PORT [18741]  ITEMS_PORT [18742]  DURATION [10s]  CONNS [64]  REPEAT [3]
 #        WARMUP [2s]  IDS [100]  LOOKUP_ROLE [workplace_officer] (a key of demo.json "tokens")
 #        PG_CPUS [0] ("" leaves PostgreSQL on the server's CPU)  TARGET [0.8]
 #        PROFILE [auto|1|0]  PERF_SECONDS [8]  SHARED_WRK [../shared/bench/wrk]
@@ -33,8 +33,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-LOOKUP_PORT=${LOOKUP_PORT:-18120}
-ITEMS_PORT=${ITEMS_PORT:-18121}
+LOOKUP_PORT=${LOOKUP_PORT:-18741}
+ITEMS_PORT=${ITEMS_PORT:-18742}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 REPEAT=${REPEAT:-3}

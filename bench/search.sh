@@ -21,14 +21,15 @@
 #    `GET /v1/members?q=…` (the API's default page size): one unmeasured pass (its figures are
 #    printed: cold caches), then one measured pass, per caller;
 # 4. prints p50/p90/p99/max per caller with the load average before and after, the slowest
-#    queries, and EXPLAIN (ANALYZE, BUFFERS) of the slowest one, with the SQL of MemberListQuery
-#    (Sources/Branchlink/Members/MemberList.swift) for that caller.
+#    queries, how many statements hit the server's statement timeout (5 s: such a p99 is a lower
+#    bound), and EXPLAIN (ANALYZE, BUFFERS) of each caller's slowest query with the SQL of
+#    MemberListQuery (Sources/Branchlink/Members/MemberList.swift) for that caller.
 # Ends with `RESULT search PASS|FAIL province_p99_ms=… root_p99_ms=… …` (PASS: p99 <= $TARGET_MS
 # for both callers and every answer 200); exit 1 on FAIL, 2 on setup errors.
 #
 # Knobs: SCALE_DIR [/work/scale/.branchlink]  SCALE_PORT [18111]  QUERIES [200]  QUERY_SEED [7]
 #        TARGET_MS [50]  WAIT_MINUTES [40]  PG_CPUS [0]  PROVINCE_CODE [DEMO-P01]
-#        and those of bench/lib.sh (SKIP_BUILD, SERVER_CPU [1], LOAD_CPU [0], LOG_LEVEL [info], …)
+#        LOG_LEVEL [warning] and those of bench/lib.sh (SKIP_BUILD, SERVER_CPU [1], LOAD_CPU [0], …)
 set -euo pipefail
 LOG_LEVEL=${LOG_LEVEL:-warning}   # per-request lines are info; a sequential run needs none of them
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
