@@ -55,6 +55,14 @@ final class InboxAndPolicyTests: XCTestCase {
             XCTAssertEqual(try f.call("viewer", "GET", "/v1/inbox?kind=\(kind)&overdue=true&org_id=\(f.orgs["C1"]!)").status, 200, kind)
         }
         XCTAssertEqual(try f.call("commune", "GET", "/v1/inbox?kind=bogus").status, 400)
+
+        // The whole inbox as CSV, overdue first like the JSON.
+        let csv = try f.call("commune", "GET", "/v1/inbox", headers: ["Accept": "text/csv"])
+        XCTAssertEqual(csv.status, 200)
+        let lines = String(decoding: TestHTTP.dechunk(csv.body), as: UTF8.self).split(separator: "\r\n")
+        XCTAssertEqual(lines.first, "\u{FEFF}kind,id,action,awaiting_org_id,due_on,overdue,member_id,member_full_name,href")
+        XCTAssertEqual(lines.count, 5)
+        XCTAssertTrue(lines[1].contains(ids[3]) && lines[1].contains(",true,"))
     }
 
     /// A gzipped representation carries its own tag ("v0-gzip"); echoing it still revalidates.

@@ -53,43 +53,27 @@ enum InboxRoutes {
             guard v == "true" || v == "false" else { throw APIError.invalidParameter("overdue", "must be true or false") }
             overdueOnly = v == "true"
         }
-        let page = try Page(request, keyCount: 3)
         let union = kinds.map(\.sql).joined(separator: "\nUNION ALL\n")
-
-        var params: [any PostgresEncodable] = [orgID]
-        var conditions = overdueOnly ? ["due_on < hcm_today()"] : ["TRUE"]
-        if let after = page.after {
-            guard let rank = Int(after[0]), PGDate(after[1]) != nil, let id = UUID(uuidString: after[2]) else {
-                throw APIError(status: 400, code: "invalid_cursor", detail: "The cursor is not one this list issued.")
+        if CSVOutput.wanted(request) {
+            let db = SameThread(ctx.db), target = orgID, overdue = overdueOnly
+            return CSVOutput.stream(filename: "inbox", header: ["kind", "id", "action", "awaiting_org_id", "due_on", "overdue",
+                                                              "member_id", "member_full_name", "href"]) { after, limit in
+                let (rows, next) = try fetch(db.value, orgID: target, union: union, overdueOnly: overdue, after: after, limit: limit)
+                return (rows.map { [$0.kind, $0.id.lower, $0.action, $0.awaitingOrgID.lower, $0.dueOn.description,
+                                    $0.overdue ? "true" : "false", $0.memberID.lower, $0.memberName, $0.href] }, next)
             }
-            params += [rank, after[1], id]
-            conditions.append("(rank, due_on, id) > ($2::int, $3::text::date, $4::uuid)")
         }
-        let rows = try ctx.db.query("""
-            SELECT kind, id, action, awaiting_org_id, due_on, rank, member_id, full_name, href FROM (
-                SELECT w.*, CASE WHEN w.due_on < hcm_today() THEN 0 ELSE 1 END AS rank FROM (\(union)) w
-            ) x WHERE \(conditions.joined(separator: " AND "))
-            ORDER BY rank, due_on, id LIMIT \(page.limit + 1)
-            """, parameters: params)
-        var items: [[UInt8]] = []
-        var last: [String]? = nil
-        for row in rows.prefix(page.limit) {
-            let kind = try row.decode(String.self, 0)
-            let id = try row.decode(UUID.self, 1)
-            let due = try row.decode(PGDate.self, 4)
-            let rank = try row.decode(Int.self, 5)
-            let memberID = try row.decode(UUID.self, 6)
+        let page = try Page(request, keyCount: 3)
+        let (rows, next) = try fetch(ctx.db, orgID: orgID, union: union, overdueOnly: overdueOnly, after: page.after, limit: page.limit)
+        let items = try rows.map { r -> [UInt8] in
             let obj: [String: Any] = [
-                "kind": kind, "id": id.lower, "action": try row.decode(String.self, 2),
-                "awaiting_org_id": try row.decode(UUID.self, 3).lower, "due_on": due.description, "overdue": rank == 0,
-                "member": ["id": memberID.lower, "full_name": try row.decode(String.self, 7)],
-                // A task is about the member (introduce again), the other items are themselves resources.
-                "href": try row.decode(String.self, 8) + (kind == "workplace_task" ? memberID.lower : id.lower),
+                "kind": r.kind, "id": r.id.lower, "action": r.action, "awaiting_org_id": r.awaitingOrgID.lower,
+                "due_on": r.dueOn.description, "overdue": r.overdue,
+                "member": ["id": r.memberID.lower, "full_name": r.memberName], "href": r.href,
             ]
-            items.append(Array(try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])))
-            last = [String(rank), due.description, id.lower]
+            return Array(try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]))
         }
-        var response = Page.response(request, items: items, nextKeys: rows.count > page.limit ? last : nil)
+        var response = Page.response(request, items: items, nextKeys: next)
 
         // Counts over the whole inbox (not the page), for badges and dashboards.
         let counts = try ctx.db.query("""
@@ -108,5 +92,44 @@ enum InboxRoutes {
         response.body.removeLast()
         response.body += Array(",\"org_id\":\"\(orgID.lower)\",\"counts\":".utf8) + Array(countsJSON) + [UInt8(ascii: "}")]
         return response
+    }
+
+    struct Row {
+        var kind: String, id: UUID, action: String, awaitingOrgID: UUID, dueOn: PGDate, overdue: Bool
+        var memberID: UUID, memberName: String, href: String
+    }
+
+    /// One keyset page of the inbox, ordered overdue first, then by due date and id.
+    static func fetch(_ db: Connection, orgID: UUID, union: String, overdueOnly: Bool, after: [String]?, limit: Int) throws -> ([Row], [String]?) {
+        var params: [any PostgresEncodable] = [orgID]
+        var conditions = overdueOnly ? ["due_on < hcm_today()"] : ["TRUE"]
+        if let after {
+            guard after.count == 3, let rank = Int(after[0]), PGDate(after[1]) != nil, let id = UUID(uuidString: after[2]) else {
+                throw APIError(status: 400, code: "invalid_cursor", detail: "The cursor is not one this list issued.")
+            }
+            params += [rank, after[1], id]
+            conditions.append("(rank, due_on, id) > ($2::int, $3::text::date, $4::uuid)")
+        }
+        let result = try db.query("""
+            SELECT kind, id, action, awaiting_org_id, due_on, rank, member_id, full_name, href FROM (
+                SELECT w.*, CASE WHEN w.due_on < hcm_today() THEN 0 ELSE 1 END AS rank FROM (\(union)) w
+            ) x WHERE \(conditions.joined(separator: " AND "))
+            ORDER BY rank, due_on, id LIMIT \(limit + 1)
+            """, parameters: params)
+        var rows: [Row] = []
+        var last: [String]? = nil
+        for r in result.prefix(limit) {
+            let kind = try r.decode(String.self, 0)
+            let id = try r.decode(UUID.self, 1)
+            let due = try r.decode(PGDate.self, 4)
+            let rank = try r.decode(Int.self, 5)
+            let memberID = try r.decode(UUID.self, 6)
+            // A task is about the member (introduce again); the other items are resources themselves.
+            let href = try r.decode(String.self, 8) + (kind == "workplace_task" ? memberID.lower : id.lower)
+            rows.append(Row(kind: kind, id: id, action: try r.decode(String.self, 2), awaitingOrgID: try r.decode(UUID.self, 3),
+                            dueOn: due, overdue: rank == 0, memberID: memberID, memberName: try r.decode(String.self, 7), href: href))
+            last = [String(rank), due.description, id.lower]
+        }
+        return (rows, result.count > limit ? last : nil)
     }
 }
