@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependencies are limited to DESIGN.md §5. The HTTP server and the PostgreSQL layer are ours:
-// SwiftNIO, Vapor, Hummingbird and postgres-nio must never appear here.
+// no third-party HTTP server or PostgreSQL client package may be added here.
 let package = Package(
     name: "Branchlink",
     platforms: [.macOS(.v15)],
