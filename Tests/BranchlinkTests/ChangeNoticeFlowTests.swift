@@ -77,6 +77,11 @@ final class ChangeNoticeFlowTests: XCTestCase {
         XCTAssertTrue(((try missing.json()["errors"] as? [[String: Any]]) ?? []).contains { $0["pointer"] as? String == "/details" })
         let unknown = try notice(f.members[0], "expelled", ["x": "y"])
         XCTAssertEqual(((try unknown.json()["errors"] as? [[String: Any]]) ?? []).first?["pointer"] as? String, "/details/x")
+        let longName = try notice(f.members[0], "data_correction", ["full_name": String(repeating: "Nguyễn ", count: 40)])
+        XCTAssertEqual(longName.status, 422, longName.text)
+        let toResidence = try notice(f.members[0], "work_transfer", ["new_workplace_org_id": f.orgs["B1"]!])
+        XCTAssertEqual(toResidence.status, 422, toResidence.text)
+        XCTAssertEqual(try toResidence.json()["code"] as? String, "invalid_workplace")
         let badKind = try notice(f.members[0], "promoted")
         XCTAssertEqual(((try badKind.json()["errors"] as? [[String: Any]]) ?? []).first?["code"] as? String, "invalid_value")
         XCTAssertEqual(try f.call("commune", "POST", "/v1/change-notices",

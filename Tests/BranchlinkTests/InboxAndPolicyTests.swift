@@ -81,6 +81,7 @@ final class InboxAndPolicyTests: XCTestCase {
         XCTAssertEqual(step["days"] as? Int, 10)
         XCTAssertEqual(step["inherited_from_org_id"] as? String, "00000000-0000-4000-8000-000000000001")
 
+        let tagBefore = try XCTUnwrap(before.headers["etag"])
         // Only boards of a province or above set policies; a commune officer cannot.
         XCTAssertEqual(try f.call("commune", "PUT", "/v1/policies/\(f.orgs["C1"]!)", ["introduction_receive": 3]).status, 403)
         let set = try f.call("admin", "PUT", "/v1/policies/\(f.orgs["P1"]!)", ["introduction_receive": 3, "notice_acknowledge": NSNull()])
@@ -92,6 +93,8 @@ final class InboxAndPolicyTests: XCTestCase {
 
         let after = try f.call("commune", "GET", "/v1/policies/\(f.orgs["C1"]!)")
         let s2 = try XCTUnwrap((try after.json()["steps"] as? [String: Any])?["introduction_receive"] as? [String: Any])
+        // The commune's effective values changed through its province: its old tag is stale.
+        XCTAssertEqual(try f.call("commune", "GET", "/v1/policies/\(f.orgs["C1"]!)", headers: ["If-None-Match": tagBefore]).status, 200)
         XCTAssertEqual(s2["days"] as? Int, 3)
         XCTAssertEqual(s2["inherited_from_org_id"] as? String, f.orgs["P1"])
 

@@ -58,6 +58,8 @@ final class IntroductionFlowTests: XCTestCase {
         // Lists are scoped: the other commune sees nothing.
         let mine = try f.call("commune", "GET", "/v1/introductions?status=active")
         XCTAssertEqual((try mine.json()["items"] as? [[String: Any]])?.count, 1)
+        // LIKE wildcards in q are literal: "%" matches no name.
+        XCTAssertEqual((try f.call("commune", "GET", "/v1/introductions?q=%25").json()["items"] as? [[String: Any]])?.count, 0)
         let theirs = try f.call("other_commune", "GET", "/v1/introductions")
         XCTAssertEqual((try theirs.json()["items"] as? [[String: Any]])?.count, 0)
     }

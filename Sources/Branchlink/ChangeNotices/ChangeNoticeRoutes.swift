@@ -39,7 +39,9 @@ enum ChangeNoticeRoutes {
         if let kind {
             var d = input.object("details", required: !kind.details.required.isEmpty) ?? JSONInput(object: [:])
             for key in kind.details.required.union(kind.details.optional).sorted() {
-                if let v = d.string(key, required: kind.details.required.contains(key), maxLength: 500) { details[key] = v }
+                // Corrected names must fit the member record's own limit.
+                let limit = key == "full_name" ? 200 : 500
+                if let v = d.string(key, required: kind.details.required.contains(key), maxLength: limit) { details[key] = v }
             }
             input.absorb(d, under: "details")
             if kind == .dataCorrection && details.isEmpty {
@@ -101,8 +103,13 @@ enum ChangeNoticeRoutes {
             task = ("introduce_new_commune", intro.workplaceId)
         case .endsLinkIfOtherCommittee:
             let newOrg = UUID(uuidString: details["new_workplace_org_id"]!)!
-            guard let target = try db.queryRow("SELECT path::text, kind FROM organizations WHERE id = $1 AND valid_to IS NULL", newOrg),
-                  IntroductionRoutes.issuingKinds.contains(try target.decode(String.self, 1)) else {
+            // The member's new workplace must be one a member may work at (the Members area's rule).
+            guard let target = try db.queryRow("""
+                SELECT o.path::text, o.kind, o.sector, p.kind FROM organizations o LEFT JOIN organizations p ON p.id = o.parent_id
+                WHERE o.id = $1 AND o.valid_to IS NULL
+                """, newOrg),
+                  MemberRules.workplaceRefusal(kind: try target.decode(String.self, 1), sector: try target.decode(String.self, 2),
+                                               parentKind: try target.decode(String?.self, 3), closed: false) == nil else {
                 throw APIError(status: 422, code: "invalid_workplace", detail: "The new workplace must be an open workplace organization.",
                                errors: [FieldError(pointer: "/details/new_workplace_org_id", code: "invalid_workplace", message: "is not a workplace organization")])
             }

@@ -234,7 +234,11 @@ enum IntroductionRoutes {
         if let o = f.overdue { conditions.append(o ? "i.due_on < hcm_today()" : "(i.due_on IS NULL OR i.due_on >= hcm_today())") }
         if let q = f.q {
             let n = bind(q)
-            conditions.append("(search_key(m.full_name) LIKE '%' || search_key($\(n)) || '%' OR m.party_card_number = $\(n) OR i.number = $\(n))")
+            // LIKE wildcards in the query are literal characters.
+            conditions.append("""
+                (search_key(m.full_name) LIKE '%' || replace(replace(replace(search_key($\(n)), '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%'
+                 OR m.party_card_number = $\(n) OR i.number = $\(n))
+                """)
         }
         if let after {
             guard after.count == 2, Timestamp.parse(after[0]) != nil, let id = UUID(uuidString: after[1]) else {

@@ -56,12 +56,17 @@ enum PolicyRoutes {
         return r
     }
 
+    /// GET validates on the effective values, which a change on any ancestor alters: its tag is the
+    /// sum of the versions of every policy row on the path (versions only grow, so the sum does).
     static func get(_ request: Request, _ ctx: AppContext) throws -> Response {
         let p = try ctx.caller()
         let (id, path, _) = try orgPath(ctx.db, request, p)
-        let (json, version) = try effective(ctx.db, orgID: id, path: path)
-        if let nm = ETag.notModified(request, version: version) { return nm }
-        return try respond(json, version: version)
+        let (json, _) = try effective(ctx.db, orgID: id, path: path)
+        let chain = try ctx.db.queryRow("""
+            SELECT COALESCE(sum(p.version), 0)::int8 FROM deadline_policies p JOIN organizations a ON a.id = p.org_id WHERE a.path @> $1::ltree
+            """, path)!.decode(Int.self, 0)
+        if let nm = ETag.notModified(request, version: chain) { return nm }
+        return try respond(json, version: chain)
     }
 
     /// Sets this organization's own values; `null` (or an absent field) inherits from above.
