@@ -101,11 +101,12 @@ SELECT kind, id, action, awaiting_org_id, due_on, rank, member_id, full_name, hr
                '/v1/introductions/' AS href
         FROM introductions i JOIN members m ON m.id = i.member_id WHERE i.awaiting_org_id = :'org'
         UNION ALL
-        SELECT 'change_notice', n.id, 'acknowledge', n.awaiting_org_id, n.due_on, m.id, m.full_name, '/v1/change-notices/'
+        SELECT 'change_notice' AS kind, n.id, 'acknowledge' AS action, n.awaiting_org_id, n.due_on, m.id AS member_id, m.full_name,
+               '/v1/change-notices/' AS href
         FROM change_notices n JOIN members m ON m.id = n.member_id WHERE n.awaiting_org_id = :'org'
         UNION ALL
-        SELECT 'workplace_task', t.id, CASE t.kind WHEN 'introduce_new_commune' THEN 'introduce_to_new_commune'
-               ELSE 'reintroduce' END, t.awaiting_org_id, t.due_on, m.id, m.full_name, '/v1/members/'
+        SELECT 'workplace_task' AS kind, t.id, CASE t.kind WHEN 'introduce_new_commune' THEN 'introduce_to_new_commune'
+               ELSE 'reintroduce' END AS action, t.awaiting_org_id, t.due_on, m.id AS member_id, m.full_name, '/v1/members/' AS href
         FROM workplace_tasks t JOIN members m ON m.id = t.member_id WHERE t.awaiting_org_id = :'org' AND t.done_at IS NULL
     ) w
 ) x WHERE TRUE
@@ -117,11 +118,12 @@ SELECT kind, count(*), count(*) FILTER (WHERE due_on < hcm_today()) FROM (
            '/v1/introductions/' AS href
     FROM introductions i JOIN members m ON m.id = i.member_id WHERE i.awaiting_org_id = :'org'
     UNION ALL
-    SELECT 'change_notice', n.id, 'acknowledge', n.awaiting_org_id, n.due_on, m.id, m.full_name, '/v1/change-notices/'
+    SELECT 'change_notice' AS kind, n.id, 'acknowledge' AS action, n.awaiting_org_id, n.due_on, m.id AS member_id, m.full_name,
+           '/v1/change-notices/' AS href
     FROM change_notices n JOIN members m ON m.id = n.member_id WHERE n.awaiting_org_id = :'org'
     UNION ALL
-    SELECT 'workplace_task', t.id, CASE t.kind WHEN 'introduce_new_commune' THEN 'introduce_to_new_commune'
-           ELSE 'reintroduce' END, t.awaiting_org_id, t.due_on, m.id, m.full_name, '/v1/members/'
+    SELECT 'workplace_task' AS kind, t.id, CASE t.kind WHEN 'introduce_new_commune' THEN 'introduce_to_new_commune'
+           ELSE 'reintroduce' END AS action, t.awaiting_org_id, t.due_on, m.id AS member_id, m.full_name, '/v1/members/' AS href
     FROM workplace_tasks t JOIN members m ON m.id = t.member_id WHERE t.awaiting_org_id = :'org' AND t.done_at IS NULL
 ) w GROUP BY kind;
 SQL
