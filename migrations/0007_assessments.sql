@@ -68,9 +68,12 @@ CREATE TABLE assessment_campaigns (
     org_path            ltree NOT NULL,
     due_on              date NOT NULL,
     status              text NOT NULL CHECK (status IN ('running', 'done', 'failed')),
-    -- Members of the subtree with a live introduction, and how many of them were looked at so far.
+    -- Generation runs in chunks (ranges of introduction ids), each committed with its counts, so a
+    -- campaign interrupted by a restart resumes at `chunks_done` without counting anything twice.
+    chunks_total        integer NOT NULL DEFAULT 1 CHECK (chunks_total >= 1),
+    chunks_done         integer NOT NULL DEFAULT 0,
+    -- Members of the subtree with a live introduction, and what became of them.
     candidates          integer NOT NULL DEFAULT 0,
-    processed           integer NOT NULL DEFAULT 0,
     eligible            integer NOT NULL DEFAULT 0,
     created             integer NOT NULL DEFAULT 0,
     skipped_exempt      integer NOT NULL DEFAULT 0,

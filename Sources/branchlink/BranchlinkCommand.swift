@@ -40,6 +40,7 @@ struct Serve: ParsableCommand {
                                         dataDir: database.resolvedDataDir)
         }
         app.server.waitUntilStopped()
+        app.campaignRunner?.stop()
         logger.info("stopped")
     }
 }

@@ -16,8 +16,8 @@ final class ExchangeFixture {
     var tokens: [String: String] = [:]
     var members: [String] = []
 
-    init(members count: Int = 3) throws {
-        t = try TestApp()
+    init(members count: Int = 3, configure: (inout Application.Options) -> Void = { _ in }) throws {
+        t = try TestApp(configure: configure)
         db = try Connection(t.databaseURL)
         let root = "00000000-0000-4000-8000-000000000001"
         func org(_ code: String, parent: String, kind: String, sector: String) throws {

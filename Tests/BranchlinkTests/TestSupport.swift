@@ -25,7 +25,7 @@ final class TestApp {
         try app.start()
     }
 
-    func stop() { app.server.shutdown() }
+    func stop() { app.shutdown() }
 
     func get(_ path: String, headers: [String: String] = [:]) throws -> TestResponse {
         try TestHTTP.request(port: port, method: "GET", path: path, headers: headers)

@@ -9,13 +9,18 @@ public final class AppContext {
     /// Set by `Authentication` for the duration of one request on this thread.
     public internal(set) var principal: Principal?
     let index: Int
+    /// Campaigns over more members than this are generated in the background (202).
+    let campaignSyncLimit: Int
+    let campaignRunner: CampaignRunner?
     private var wasConnected: Bool
     private let gauge: DatabaseGauge
 
-    init(index: Int, db: Connection, gauge: DatabaseGauge) {
+    init(index: Int, db: Connection, gauge: DatabaseGauge, campaignSyncLimit: Int = 20_000, campaignRunner: CampaignRunner? = nil) {
         self.index = index
         self.db = db
         self.gauge = gauge
+        self.campaignSyncLimit = campaignSyncLimit
+        self.campaignRunner = campaignRunner
         self.wasConnected = db.isConnected
         gauge.track(connected: wasConnected, previously: nil)
     }

@@ -8,11 +8,17 @@ import Synchronization
 /// database connection per handler thread. The CLI and the tests start it the same way.
 public final class Application: Sendable {
     public let server: HTTPServer<AppContext>
+    /// Background generation of large assessment campaigns (nil when `backgroundJobs` is off).
+    public let campaignRunner: CampaignRunner?
 
     public struct Options: Sendable {
         public var server = ServerConfig()
         public var database: PostgresConfiguration
         public var rateLimiter = RateLimiter()
+        /// Campaigns over more members than this answer 202 and are generated in the background.
+        public var campaignSyncLimit = 20_000
+        /// Runs the background jobs (campaign generation) in this process.
+        public var backgroundJobs = true
         public init(database: PostgresConfiguration) { self.database = database }
     }
 
@@ -38,11 +44,18 @@ public final class Application: Sendable {
         ChangeNoticeRoutes.register(on: router)
         PolicyRoutes.register(on: router)
         InboxRoutes.register(on: router)
+        AssessmentRequestRoutes.register(on: router)
+        AssessmentMeetingRoutes.register(on: router)
+        CampaignRoutes.register(on: router)
+        ResidenceMeetingRoutes.register(on: router)
+        ResidenceReportRoutes.register(on: router)
 
         let gauge = DatabaseGauge()
         let mapper = ErrorMapper()
         let logger = options.server.logger
         let dbConfig = options.database
+        let runner = options.backgroundJobs ? CampaignRunner(database: dbConfig, logger: Logger(label: "branchlink.campaigns")) : nil
+        let syncLimit = options.campaignSyncLimit
         let server = HTTPServer(
             config: options.server, router: router,
             afterJob: { $0.afterJob() },
@@ -58,13 +71,23 @@ public final class Application: Sendable {
                 // A database that is down at start-up must not stop the server: the connection
                 // reconnects later and requests get fast 503s meanwhile.
                 let db = try Connection(configuration: dbConfig, requireConnection: false)
-                return AppContext(index: index, db: db, gauge: gauge)
+                return AppContext(index: index, db: db, gauge: gauge, campaignSyncLimit: syncLimit, campaignRunner: runner)
             })
         slot.server.withLock { $0 = server }
         self.server = server
+        self.campaignRunner = runner
     }
 
-    public func start() throws { try server.start() }
+    public func start() throws {
+        try server.start()
+        campaignRunner?.start()
+    }
+
+    /// Stops serving (drain) and the background jobs (after the chunk in progress).
+    public func shutdown() {
+        server.shutdown()
+        campaignRunner?.stop()
+    }
     public var port: Int { server.port }
 }
 

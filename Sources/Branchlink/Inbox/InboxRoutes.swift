@@ -30,6 +30,14 @@ enum InboxRoutes {
                    ELSE 'reintroduce' END AS action, t.awaiting_org_id, t.due_on, m.id AS member_id, m.full_name, '/v1/members/' AS href
             FROM workplace_tasks t JOIN members m ON m.id = t.member_id WHERE t.awaiting_org_id = $1 AND t.done_at IS NULL
             """),
+        // A confidential request shows only in the inbox of the organization itself, never when an
+        // ancestor looks at a child's inbox (it sees it in counts: DESIGN.md §3).
+        ("assessment_request", """
+            SELECT 'assessment_request' AS kind, r.id, CASE r.status WHEN 'requested' THEN 'forward' WHEN 'forwarded' THEN 'submit'
+                   WHEN 'submitted' THEN 'confirm' ELSE 'close' END AS action, r.awaiting_org_id, r.due_on, m.id AS member_id, m.full_name,
+                   '/v1/assessment-requests/' AS href
+            FROM assessment_requests r JOIN members m ON m.id = r.member_id WHERE r.awaiting_org_id = $1 AND (NOT r.confidential OR {own_inbox})
+            """),
     ]
 
     static func inbox(_ request: Request, _ ctx: AppContext) throws -> Response {
@@ -53,7 +61,8 @@ enum InboxRoutes {
             guard v == "true" || v == "false" else { throw APIError.invalidParameter("overdue", "must be true or false") }
             overdueOnly = v == "true"
         }
-        let union = kinds.map(\.sql).joined(separator: "\nUNION ALL\n")
+        let own = orgID == p.orgID ? "TRUE" : "FALSE"
+        let union = kinds.map { $0.sql.replacingOccurrences(of: "{own_inbox}", with: own) }.joined(separator: "\nUNION ALL\n")
         if CSVOutput.wanted(request) {
             let db = SameThread(ctx.db), target = orgID, overdue = overdueOnly
             return CSVOutput.stream(filename: "inbox", header: ["kind", "id", "action", "awaiting_org_id", "due_on", "overdue",
