@@ -108,6 +108,13 @@ enum DemoSetup {
                 + "\(grouped(exchanges.reduce(0) { $0 + $1.tasksOpen })) open workplace tasks; "
                 + "\(grouped(exchanges.reduce(0) { $0 + $1.overdue })) items overdue")
         }
+        for a in results.map(\.assessments) where a.loaded {
+            let byState = ["requested", "forwarded", "sent_back", "submitted", "confirmed", "closed", "cancelled"]
+                .map { "\($0) \(grouped(a.requests[$0, default: 0]))" }
+            say("assessments of the pilot province: \(grouped(a.requestCount)) requests (\(byState.joined(separator: ", "))); "
+                + "\(grouped(a.meetings)) meetings with the Front work committee; \(grouped(a.residenceMeetings)) residence meetings; "
+                + "\(grouped(a.residenceReports)) residence reports")
+        }
         if loaded.isEmpty {
             if exchanges.isEmpty {
                 say("demo data already loaded (\(results.map(\.code).joined(separator: ", "))): nothing added")

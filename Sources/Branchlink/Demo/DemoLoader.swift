@@ -21,6 +21,8 @@ public enum DemoLoader {
         public let seconds: Double
         /// The exchanges written now (`loaded == false` when the province already had them).
         public var exchanges = DemoExchanges.Result(loaded: false)
+        /// The pilot province's assessments written now (`loaded == false` otherwise).
+        public var assessments = DemoAssessments.Result(loaded: false)
         public var rowsPerSecond: Double { seconds > 0 ? Double(organizations + members) / seconds : 0 }
     }
 
@@ -68,6 +70,7 @@ public enum DemoLoader {
                 var result = ProvinceResult(code: code, name: try row.decode(String.self, 1), provinceID: id,
                                             loaded: false, organizations: 0, members: 0, seconds: 0)
                 result.exchanges = try DemoExchanges.load(db, provinceCode: code, number: number, seed: stored ?? seed)
+                if number == 1 { result.assessments = try DemoAssessments.load(db, provinceCode: code, seed: stored ?? seed) }
                 return result
             }
             guard let root = try db.queryRow("SELECT path::text FROM organizations WHERE id = $1", rootID) else {
@@ -86,6 +89,9 @@ public enum DemoLoader {
                                         organizations: orgCount, members: memberCount,
                                         seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
             result.exchanges = exchanges
+            // Only the pilot province runs this year's campaign: elsewhere a benchmark (or an
+            // officer) starts it.
+            if number == 1 { result.assessments = try DemoAssessments.load(db, provinceCode: code, seed: seed) }
             return result
         }
     }

@@ -38,6 +38,11 @@ enum InboxRoutes {
                    '/v1/assessment-requests/' AS href
             FROM assessment_requests r JOIN members m ON m.id = r.member_id WHERE r.awaiting_org_id = $1 AND (NOT r.confidential OR {own_inbox})
             """),
+        ("residence_report", """
+            SELECT 'residence_report' AS kind, x.id, 'acknowledge' AS action, x.awaiting_org_id, x.due_on, m.id AS member_id, m.full_name,
+                   '/v1/residence-reports/' AS href
+            FROM residence_reports x JOIN members m ON m.id = x.member_id WHERE x.awaiting_org_id = $1
+            """),
     ]
 
     static func inbox(_ request: Request, _ ctx: AppContext) throws -> Response {
