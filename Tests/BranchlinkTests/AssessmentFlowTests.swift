@@ -157,6 +157,8 @@ final class AssessmentFlowTests: XCTestCase {
             XCTAssertTrue(html.text.contains(text), "form HTML lacks \(text)")
         }
         XCTAssertFalse(html.text.contains("BẢN NHÁP"))
+        XCTAssertEqual(try f.call("workplace", "GET", "\(base)/form", headers: ["Accept": "image/png"]).status, 406)
+        try checkPrintedInChromium(base)
 
         let closed = try f.call("workplace", "POST", "\(base)/close", ["note": "Đã dùng khi đánh giá, xếp loại đảng viên cuối năm."])
         XCTAssertEqual(closed.status, 200, closed.text)
@@ -169,6 +171,24 @@ final class AssessmentFlowTests: XCTestCase {
         XCTAssertEqual(events.filter { $0.hasPrefix("assessment_request.") }, [
             "assessment_request.created", "assessment_request.forwarded", "assessment_request.submitted", "assessment_request.sent_back",
             "assessment_request.submitted", "assessment_request.confirmed", "assessment_request.closed"])
+    }
+
+    /// The form printed by headless Chromium: a PDF of exactly one A4 page (595 × 842 pt), the
+    /// layout the officers sign.
+    func checkPrintedInChromium(_ base: String) throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") else {
+            let pdf = try f.call("workplace", "GET", "\(base)/form", headers: ["Accept": "application/pdf"])
+            XCTAssertEqual(try code(pdf), "pdf_unavailable")
+            return
+        }
+        let pdf = try f.call("workplace", "GET", "\(base)/form", headers: ["Accept": "application/pdf"])
+        XCTAssertEqual(pdf.status, 200, pdf.text)
+        XCTAssertEqual(pdf.headers["content-type"], "application/pdf")
+        XCTAssertTrue(pdf.body.starts(with: Array("%PDF-".utf8)))
+        let text = String(decoding: pdf.body, as: UTF8.self)
+        let pages = text.components(separatedBy: "/Type /Page").count - 1 - (text.components(separatedBy: "/Type /Pages").count - 1)
+        XCTAssertEqual(pages, 1, "the form fits on one page")
+        XCTAssertTrue(text.contains("/MediaBox [0 0 594.95996 841.91998]") || text.contains("/MediaBox [0 0 595"), "A4")
     }
 
     func testExemptMemberOnDemandVariantBAndConfidentiality() throws {

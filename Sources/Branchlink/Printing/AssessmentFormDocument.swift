@@ -38,7 +38,7 @@ enum AssessmentFormDocument {
                 items += row(item, labels: FormProposal.allCases.map { (c.proposal == $0, item.gradeLabels[$0.index]) })
             case .remarks:
                 items += """
-                <tr><td class="center">\(item.number)</td><td colspan="2"><div class="bold">\(e(item.textVi))</div>
+                <tr><td class="center">\(item.number)</td><td><div class="bold">\(e(item.textVi))</div>
                 <div>\(c.remarks.map { e($0).replacingOccurrences(of: "\n", with: "<br>") } ?? "<span class=\"dots\">&nbsp;</span>")</div></td></tr>
                 """
             }
@@ -63,7 +63,8 @@ enum AssessmentFormDocument {
         <p>Đơn vị công tác: \(e(try d.decode(String.self, 5)))</p>
         <p>Nơi cư trú: \(e(try d.decode(String.self, 6))), \(e(commune))\(province.isEmpty ? "" : ", " + e(province))</p>
         <p>Nội dung nhận xét như sau:</p>
-        <table class="grades"><tr><th>Mục</th><th>Nội dung</th><th>Mức</th></tr>
+        <style>body { font-size: 12.5pt; line-height: 1.35; } p { margin: 3pt 0; } .title { margin: 10pt 0 4pt; } .sign { margin-top: 10pt; } table.grades { font-size: 11.5pt; line-height: 1.25; } table.grades td, table.grades th { padding: 2pt 5pt; } .opts { margin-top: 2pt; } .opts span { margin-right: 14pt; white-space: nowrap; }</style>
+        <table class="grades"><tr><th>Mục</th><th>Nội dung nhận xét (đánh dấu ☒ vào mức đã thống nhất)</th></tr>
         \(items)
         </table>
         \(summary)
@@ -75,11 +76,12 @@ enum AssessmentFormDocument {
         return HTML.page(title: "Phiếu nhận xét đảng viên \(r.member.fullName)", body: body)
     }
 
-    /// One item with every label printed, the chosen one boxed and marked ☒, the others ☐.
+    /// One item with every label printed on one line under its text, the chosen one marked ☒ (in
+    /// bold), the others ☐, as on the paper form where the branch ticks one box.
     private static func row(_ item: FormTemplate.Item, labels: [(chosen: Bool, label: String)]) -> String {
         let options = labels.map { l in
-            l.chosen ? "<div class=\"bold\" data-chosen=\"true\">☒ \(HTML.esc(l.label))</div>" : "<div>☐ \(HTML.esc(l.label))</div>"
-        }.joined()
-        return "<tr><td class=\"center\">\(item.number)</td><td>\(HTML.esc(item.textVi))</td><td>\(options)</td></tr>"
+            l.chosen ? "<span class=\"bold\" data-chosen=\"true\">☒ \(HTML.esc(l.label))</span>" : "<span>☐ \(HTML.esc(l.label))</span>"
+        }.joined(separator: " ")
+        return "<tr><td class=\"center\">\(item.number)</td><td>\(HTML.esc(item.textVi))<div class=\"opts\">\(options)</div></td></tr>"
     }
 }

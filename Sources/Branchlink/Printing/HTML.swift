@@ -34,14 +34,14 @@ enum HTML {
         @page { size: A4; margin: 20mm 15mm 20mm 30mm; }
         body { font-family: "Times New Roman", "DejaVu Serif", serif; font-size: 13pt; line-height: 1.45; margin: 0; color: #000; }
         .head { display: flex; justify-content: space-between; text-align: center; }
-        .head div { width: 48%; }
+        .head > div { width: 48%; }
         .upper { text-transform: uppercase; }
         .bold { font-weight: bold; }
         .title { text-align: center; font-weight: bold; font-size: 15pt; margin: 18pt 0 6pt; }
         .center { text-align: center; }
         .italic { font-style: italic; }
         .sign { display: flex; justify-content: space-between; margin-top: 18pt; text-align: center; }
-        .sign div { width: 48%; }
+        .sign > div { width: 48%; }
         .box { border: 1px solid #000; padding: 8pt 12pt; margin-top: 18pt; }
         .marker { border: 1px dashed #000; padding: 4pt 8pt; margin: 8pt 0; font-style: italic; }
         table.grades { border-collapse: collapse; width: 100%; margin-top: 8pt; }
