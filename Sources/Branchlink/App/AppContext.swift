@@ -8,13 +8,16 @@ public final class AppContext {
     public let db: Connection
     /// Set by `Authentication` for the duration of one request on this thread.
     public internal(set) var principal: Principal?
+    /// Shared by every handler thread of the application.
+    public let principals: PrincipalCache
     let index: Int
     private var wasConnected: Bool
     private let gauge: DatabaseGauge
 
-    init(index: Int, db: Connection, gauge: DatabaseGauge) {
+    init(index: Int, db: Connection, gauge: DatabaseGauge, principals: PrincipalCache) {
         self.index = index
         self.db = db
+        self.principals = principals
         self.gauge = gauge
         self.wasConnected = db.isConnected
         gauge.track(connected: wasConnected, previously: nil)

@@ -8,11 +8,14 @@ import Synchronization
 /// database connection per handler thread. The CLI and the tests start it the same way.
 public final class Application: Sendable {
     public let server: HTTPServer<AppContext>
+    /// Who the recent tokens belong to; invalidated by this process's own revocations.
+    public let principals: PrincipalCache
 
     public struct Options: Sendable {
         public var server = ServerConfig()
         public var database: PostgresConfiguration
         public var rateLimiter = RateLimiter()
+        public var principalCache = PrincipalCache()
         public init(database: PostgresConfiguration) { self.database = database }
     }
 
@@ -43,6 +46,7 @@ public final class Application: Sendable {
         let mapper = ErrorMapper()
         let logger = options.server.logger
         let dbConfig = options.database
+        let principals = options.principalCache
         let server = HTTPServer(
             config: options.server, router: router,
             afterJob: { $0.afterJob() },
@@ -58,10 +62,11 @@ public final class Application: Sendable {
                 // A database that is down at start-up must not stop the server: the connection
                 // reconnects later and requests get fast 503s meanwhile.
                 let db = try Connection(configuration: dbConfig, requireConnection: false)
-                return AppContext(index: index, db: db, gauge: gauge)
+                return AppContext(index: index, db: db, gauge: gauge, principals: principals)
             })
         slot.server.withLock { $0 = server }
         self.server = server
+        self.principals = principals
     }
 
     public func start() throws { try server.start() }
