@@ -530,16 +530,25 @@ final class MembersTests: XCTestCase {
             let rows = try db.queryUnprepared("EXPLAIN (\(analyze ? "ANALYZE, " : "")COSTS OFF) " + sql, parameters: params)
             return try rows.map { try $0.decode(String.self, 0) }.joined(separator: "\n")
         }
+        // A province reads the ranked spellings through their trigram index, then each spelling's
+        // members through the (lower(full_name), created_at, id) index.
         let search = MemberListQuery(scopePath: provincePath, visibilitySQL: "m.exemption <> 'introduction'", search: .name("nguyen van duc"))
+        XCTAssertTrue(search.spellingFirst)
         let first = try plan(search, analyze: true)
         print("EXPLAIN ANALYZE of q=nguyen van duc over 4,096 members:\n\(first)")
-        XCTAssertTrue(first.contains("members_search_trgm"), first)
+        XCTAssertTrue(first.contains("member_name_forms_trgm"), first)
+        XCTAssertTrue(first.contains("members_name_form"), first)
         XCTAssertFalse(first.contains("Seq Scan"), first)
-        let next = try plan(search, after: ["-1.5", "2026-01-01T00:00:00.000000Z", UUID().lower])
-        XCTAssertTrue(next.contains("members_search_trgm"), next)
+        let next = try plan(search, after: ["-1.5", "nguyễn văn đức", "2026-01-01T00:00:00.000000Z", UUID().lower])
+        XCTAssertTrue(next.contains("member_name_forms_trgm"), next)
+        XCTAssertTrue(next.contains("members_name_form"), next)
+        // A workplace (deeper) reads its own members by path and joins them to the spellings.
         var inWorkplace = search
-        inWorkplace.orgPath = provincePath
-        XCTAssertTrue(try plan(inWorkplace).contains("members_search_trgm"))
+        inWorkplace.orgPath = try XCTUnwrap(try db.queryRow("SELECT path::text FROM organizations WHERE id = $1", workplace)).decode(String.self, 0)
+        XCTAssertFalse(inWorkplace.spellingFirst)
+        let deep = try plan(inWorkplace)
+        XCTAssertTrue(deep.contains("member_name_forms_trgm"), deep)
+        XCTAssertTrue(deep.contains("members_workplace_path_gist"), deep)
         // The card lookup uses the unique index.
         let card = try plan(MemberListQuery(scopePath: provincePath, visibilitySQL: "TRUE", search: .card("X0000001")))
         XCTAssertTrue(card.contains("members_party_card_number_key"), card)
