@@ -7,8 +7,8 @@ import Glibc
 
 /// Appends JSON straight to bytes, for the hottest resources (a member is read far more often than
 /// anything else is written): JSONEncoder with its key conversion costs tens of microseconds per
-/// object. Writes exactly what `JSONOutput.encode` writes for the same values (MemberJSONTests
-/// compares them), so clients cannot tell which one produced a response.
+/// object. Writes the same values with the same escapes as `JSONOutput.encode` (PrincipalCacheTests
+/// compares them); keys come in declaration order, where JSONEncoder on Linux uses hash order.
 public struct JSONBytes {
     public var bytes: [UInt8] = []
 
