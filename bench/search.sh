@@ -96,8 +96,9 @@ run_caller root "$ROOT_TOKEN"
 
 # ---------------------------------------------------------------- EXPLAIN of the slowest
 # The statement MemberListQuery.sql builds for a name search, first page (limit 50 + 1), for a
-# caller that is not on the residence side (visibility TRUE), with the values inlined (the server
-# runs it unprepared, so it is planned with them known too). One per caller: its slowest query.
+# caller whose subtree is the root or a province (it reads ranked spellings first) and that is not
+# on the residence side (visibility TRUE), with the values inlined and JIT off (the server runs it
+# unprepared with SET LOCAL jit = off). One per caller: its slowest query.
 explain_slowest() { # label scope_code
   local label=$1 code=$2 path q
   path=$(awk '/slowest:/ { f = 1; next } f && NF { print $4; exit }' "$OUT_DIR/seqlat-$label.txt")
@@ -106,18 +107,23 @@ explain_slowest() { # label scope_code
   section "EXPLAIN (ANALYZE, BUFFERS): slowest query of the $label caller, q=\"$q\" (scope $code)"
   timeout 300 psql -X -v ON_ERROR_STOP=1 "$SCALE_CONN" -v q="$q" -v code="$code" <<'SQL' 2>&1 | tee "$OUT_DIR/explain-$label.txt" | sed 's/^/  /' || true
 SELECT path::text AS scope FROM organizations WHERE code = :'code' \gset
+SET jit = off;
 EXPLAIN (ANALYZE, BUFFERS)
 SELECT m.id, m.party_card_number, m.full_name, m.sex, m.birth_date, m.admitted_on, m.full_member_on, m.workplace_org_id,
        m.residence_province_id, m.residence_commune_id, m.residence_address, m.exemption, m.exemption_ground,
-       m.created_at, m.updated_at, m.version, m.workplace_path::text, s.score
-FROM members m
-CROSS JOIN LATERAL (SELECT -((CASE WHEN strpos(lower(m.full_name), lower(:'q')) > 0 THEN 1 ELSE 0 END)::float8
-                   + similarity(search_key(m.full_name), search_key(:'q'))::float8) AS score) s
-WHERE (m.workplace_path <@ :'scope'::ltree OR EXISTS (SELECT 1 FROM introductions li WHERE li.member_id = m.id
-        AND li.status IN ('sent', 'received', 'assigned', 'active') AND (li.commune_path <@ :'scope'::ltree OR li.branch_path <@ :'scope'::ltree)))
-  AND TRUE
-  AND search_key(m.full_name) LIKE '%' || replace(replace(replace(search_key(:'q'), '\', '\\'), '%', '\%'), '_', '\_') || '%'
-ORDER BY s.score, m.created_at, m.id
+       m.created_at, m.updated_at, m.version, m.workplace_path::text, f.score, f.form
+FROM (SELECT s.form, s.score FROM (
+        SELECT fo.form, -((CASE WHEN strpos(fo.form, lower(:'q')) > 0 THEN 1 ELSE 0 END)::float8
+               + similarity(fo.search_key, search_key(:'q'))::float8) AS score
+        FROM member_name_forms fo
+        WHERE fo.search_key LIKE '%' || replace(replace(replace(search_key(:'q'), '\', '\\'), '%', '\%'), '_', '\_') || '%') s
+      ORDER BY s.score, s.form) f
+CROSS JOIN LATERAL (SELECT m.* FROM members m
+    WHERE (m.workplace_path <@ :'scope'::ltree OR EXISTS (SELECT 1 FROM introductions li WHERE li.member_id = m.id
+            AND li.status IN ('sent', 'received', 'assigned', 'active') AND (li.commune_path <@ :'scope'::ltree OR li.branch_path <@ :'scope'::ltree)))
+      AND TRUE AND lower(m.full_name) = f.form
+    ORDER BY m.created_at, m.id LIMIT 51) m
+ORDER BY f.score, f.form, m.created_at, m.id
 LIMIT 51;
 SQL
 }

@@ -105,14 +105,14 @@ final class MembersModelTests: XCTestCase {
         let ranked = MemberListQuery(scopePath: "a", visibilitySQL: "TRUE", search: .name("nguyen"))
         let ts = "2026-11-23T01:02:03.123456Z", id = UUID().lower
         XCTAssertNoThrow(try plain.sql(after: [ts, id], limit: 5))
-        XCTAssertNoThrow(try ranked.sql(after: ["-1.25", ts, id], limit: 5))
+        XCTAssertNoThrow(try ranked.sql(after: ["-1.25", "nguyễn an", ts, id], limit: 5))
         for bad in [[ts], ["x", id], [ts, "not-a-uuid"], ["-1.25", ts, id]] {
             XCTAssertThrowsError(try plain.sql(after: bad, limit: 5)) { XCTAssertEqual(($0 as? APIError)?.code, "invalid_cursor") }
         }
-        for bad in [[ts, id], ["nan", ts, id], ["x", ts, id], ["1", "x", id]] {
+        for bad in [[ts, id], ["-1.25", ts, id], ["nan", "f", ts, id], ["x", "f", ts, id], ["1", "f", "x", id], ["1", "f", ts, "x"]] {
             XCTAssertThrowsError(try ranked.sql(after: bad, limit: 5)) { XCTAssertEqual(($0 as? APIError)?.code, "invalid_cursor") }
         }
-        XCTAssertTrue(try ranked.sql(after: nil, limit: 5).sql.contains("ORDER BY s.score, m.created_at, m.id"))
+        XCTAssertTrue(try ranked.sql(after: nil, limit: 5).sql.contains("ORDER BY f.score, f.form, m.created_at, m.id"))
         XCTAssertTrue(try plain.sql(after: nil, limit: 5).sql.contains("ORDER BY m.created_at, m.id"))
     }
 }

@@ -522,7 +522,10 @@ final class MembersTests: XCTestCase {
             SELECT 'X' || lpad(row_number() OVER ()::text, 7, '0'), a || ' ' || b || ' ' || c, 'female', DATE '1985-01-01', o.id, o.path
             FROM fam, mid, giv, organizations o WHERE o.id = $1
             """, workplace)
+        // 5.5 M demo members have ~90,000 spellings; 4,096 would fit a sequential scan.
+        try db.execute("INSERT INTO member_name_forms SELECT 'khac ' || g, 'khac ' || g FROM generate_series(1, 60000) g")
         try db.execute("ANALYZE members")
+        try db.execute("ANALYZE member_name_forms")
         let provincePath = try XCTUnwrap(try db.queryRow("SELECT path::text FROM organizations WHERE id = $1", UUID(uuidString: org["P"]!)!)).decode(String.self, 0)
 
         func plan(_ query: MemberListQuery, after: [String]? = nil, analyze: Bool = false) throws -> String {
@@ -530,16 +533,26 @@ final class MembersTests: XCTestCase {
             let rows = try db.queryUnprepared("EXPLAIN (\(analyze ? "ANALYZE, " : "")COSTS OFF) " + sql, parameters: params)
             return try rows.map { try $0.decode(String.self, 0) }.joined(separator: "\n")
         }
+        // A province reads the ranked spellings through their trigram index, then each spelling's
+        // members through the (lower(full_name), created_at, id) index.
         let search = MemberListQuery(scopePath: provincePath, visibilitySQL: "m.exemption <> 'introduction'", search: .name("nguyen van duc"))
+        XCTAssertTrue(search.spellingFirst)
         let first = try plan(search, analyze: true)
         print("EXPLAIN ANALYZE of q=nguyen van duc over 4,096 members:\n\(first)")
-        XCTAssertTrue(first.contains("members_search_trgm"), first)
+        XCTAssertTrue(first.contains("member_name_forms_trgm"), first)
+        XCTAssertTrue(first.contains("members_name_form"), first)
         XCTAssertFalse(first.contains("Seq Scan"), first)
-        let next = try plan(search, after: ["-1.5", "2026-01-01T00:00:00.000000Z", UUID().lower])
-        XCTAssertTrue(next.contains("members_search_trgm"), next)
+        let next = try plan(search, after: ["-1.5", "nguyễn văn đức", "2026-01-01T00:00:00.000000Z", UUID().lower])
+        XCTAssertTrue(next.contains("member_name_forms_trgm"), next)
+        XCTAssertTrue(next.contains("members_name_form"), next)
+        // A workplace (deeper) joins its members to the spellings; with all 4,096 members in it,
+        // the planner rightly reads them by spelling here.
         var inWorkplace = search
-        inWorkplace.orgPath = provincePath
-        XCTAssertTrue(try plan(inWorkplace).contains("members_search_trgm"))
+        inWorkplace.orgPath = try XCTUnwrap(try db.queryRow("SELECT path::text FROM organizations WHERE id = $1", workplace)).decode(String.self, 0)
+        XCTAssertFalse(inWorkplace.spellingFirst)
+        let deep = try plan(inWorkplace)
+        XCTAssertTrue(deep.contains("member_name_forms_trgm"), deep)
+        XCTAssertFalse(deep.contains("Seq Scan"), deep)
         // The card lookup uses the unique index.
         let card = try plan(MemberListQuery(scopePath: provincePath, visibilitySQL: "TRUE", search: .card("X0000001")))
         XCTAssertTrue(card.contains("members_party_card_number_key"), card)

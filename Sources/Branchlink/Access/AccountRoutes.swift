@@ -154,7 +154,7 @@ enum AccountRoutes {
         let id = try pathID(request)
         var input = try JSONInput(request)
         try input.finish()
-        return try ctx.db.transaction { db in
+        let response = try ctx.db.transaction { db in
             guard let account = try load(db, id, forUpdate: true) else { throw APIError.notFound("account") }
             try Policy.require(p, .administer, at: account.orgPath, what: "account")
             try ETag.checkIfMatch(request, version: account.version)
@@ -168,6 +168,8 @@ enum AccountRoutes {
             guard let updated = try load(db, id) else { throw APIError.notFound("account") }
             return try JSONOutput.resource(updated, version: updated.version)
         }
+        ctx.principals.invalidate(accountID: id)
+        return response
     }
 
     static func list(_ request: Request, _ ctx: AppContext) throws -> Response {

@@ -143,19 +143,22 @@ enum TokenRoutes {
         return response
     }
 
-    /// Revocation is immediate (Authentication checks `revoked_at`) and idempotent: revoking a
+    /// Revocation is immediate (the principal cache of this process forgets the token once the
+    /// revocation commits; other instances within its TTL) and idempotent: revoking a
     /// revoked token answers 204 again without a second event.
     static func revoke(_ request: Request, _ ctx: AppContext) throws -> Response {
         let p = try ctx.caller()
-        return try ctx.db.transaction { db in
+        let tokenID = try ctx.db.transaction { db in
             let token = try visible(db, request, p)
             let changed = try db.execute("UPDATE tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", token.id)
             if changed == 1 {
                 try EventLog.append(db, type: "token.revoked", entityType: "token", entityID: token.id, orgIDs: [token.orgID],
                                     actor: p, requestID: request.requestID, data: ["account_id": token.accountId.lower])
             }
-            return Response(status: 204)
+            return token.id
         }
+        ctx.principals.invalidate(tokenID: tokenID)
+        return Response(status: 204)
     }
 
     static func list(_ request: Request, _ ctx: AppContext) throws -> Response {

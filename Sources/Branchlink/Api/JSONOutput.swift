@@ -16,6 +16,14 @@ public enum JSONOutput {
         return Array(try encoder.encode(value))
     }
 
+    /// 200/201 with an already encoded JSON body and the resource's ETag.
+    public static func resource(json body: [UInt8], status: Int = 200, version: Int? = nil, location: String? = nil) -> Response {
+        var r = Response.json(status, body)
+        if let version { r.headers.set("etag", ETag.make(version: version)) }
+        if let location { r.headers.set("location", location) }
+        return r
+    }
+
     /// 200/201 JSON with the resource's ETag.
     public static func resource<T: Encodable>(_ value: T, status: Int = 200, version: Int? = nil, location: String? = nil) throws -> Response {
         var r = Response.json(status, try encode(value))

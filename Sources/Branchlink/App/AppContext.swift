@@ -8,6 +8,8 @@ public final class AppContext {
     public let db: Connection
     /// Set by `Authentication` for the duration of one request on this thread.
     public internal(set) var principal: Principal?
+    /// Shared by every handler thread of the application.
+    public let principals: PrincipalCache
     let index: Int
     /// Campaigns over more members than this are generated in the background (202).
     let campaignSyncLimit: Int
@@ -15,9 +17,11 @@ public final class AppContext {
     private var wasConnected: Bool
     private let gauge: DatabaseGauge
 
-    init(index: Int, db: Connection, gauge: DatabaseGauge, campaignSyncLimit: Int = 20_000, campaignRunner: CampaignRunner? = nil) {
+    init(index: Int, db: Connection, gauge: DatabaseGauge, principals: PrincipalCache, campaignSyncLimit: Int = 20_000,
+         campaignRunner: CampaignRunner? = nil) {
         self.index = index
         self.db = db
+        self.principals = principals
         self.gauge = gauge
         self.campaignSyncLimit = campaignSyncLimit
         self.campaignRunner = campaignRunner

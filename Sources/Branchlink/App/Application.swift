@@ -10,6 +10,8 @@ public final class Application: Sendable {
     public let server: HTTPServer<AppContext>
     /// Background generation of large assessment campaigns (nil when `backgroundJobs` is off).
     public let campaignRunner: CampaignRunner?
+    /// Who the recent tokens belong to; invalidated by this process's own revocations.
+    public let principals: PrincipalCache
 
     public struct Options: Sendable {
         public var server = ServerConfig()
@@ -19,6 +21,7 @@ public final class Application: Sendable {
         public var campaignSyncLimit = 20_000
         /// Runs the background jobs (campaign generation) in this process.
         public var backgroundJobs = true
+        public var principalCache = PrincipalCache()
         public init(database: PostgresConfiguration) { self.database = database }
     }
 
@@ -56,6 +59,7 @@ public final class Application: Sendable {
         let dbConfig = options.database
         let runner = options.backgroundJobs ? CampaignRunner(database: dbConfig, logger: Logger(label: "branchlink.campaigns")) : nil
         let syncLimit = options.campaignSyncLimit
+        let principals = options.principalCache
         let server = HTTPServer(
             config: options.server, router: router,
             afterJob: { $0.afterJob() },
@@ -71,11 +75,13 @@ public final class Application: Sendable {
                 // A database that is down at start-up must not stop the server: the connection
                 // reconnects later and requests get fast 503s meanwhile.
                 let db = try Connection(configuration: dbConfig, requireConnection: false)
-                return AppContext(index: index, db: db, gauge: gauge, campaignSyncLimit: syncLimit, campaignRunner: runner)
+                return AppContext(index: index, db: db, gauge: gauge, principals: principals, campaignSyncLimit: syncLimit,
+                                  campaignRunner: runner)
             })
         slot.server.withLock { $0 = server }
         self.server = server
         self.campaignRunner = runner
+        self.principals = principals
     }
 
     public func start() throws {

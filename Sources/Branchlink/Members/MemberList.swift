@@ -6,10 +6,10 @@ import Postgres
 public enum MemberSearch: Sendable, Equatable {
     /// Exact party card number.
     case card(String)
-    /// Accent- and case-insensitive name search: `search_key(full_name)` (lower + unaccent, so also
-    /// đ→d) contains `search_key(q)` as a substring, served by the trigram GIN index
-    /// `members_search_trgm`. Ranked: names containing `q` with its accents (case-insensitive)
-    /// first, then by trigram similarity of the whole name to `q`.
+    /// Accent- and case-insensitive name search: the name's search key (`search_key`: lower +
+    /// unaccent, so also đ→d) contains `search_key(q)` as a substring. Ranked by spelling (see
+    /// `MemberListQuery`): names containing `q` with its accents (case-insensitive) first, then by
+    /// trigram similarity of the whole name to `q`.
     case name(String)
 
     /// Parses `q` (NFC, white space collapsed); throws 400 for a name query too short to use the
@@ -28,10 +28,13 @@ public enum MemberSearch: Sendable, Equatable {
 
 /// One keyset page of members as SQL. Public so that tests can EXPLAIN exactly what the list runs.
 ///
-/// Order: `(created_at, id)`; for a name search `(score, created_at, id)` where
-/// `score = -(exact_accent_match + similarity)` (exact matches score below -1, so they come first;
-/// within each tier the most similar name first). The score is part of the cursor, so paging stays
-/// keyset-stable: a row's score only changes when its name does.
+/// Order: `(created_at, id)`; for a name search `(score, form, created_at, id)` where `form` is
+/// the lower-cased spelling of the name and `score = -(exact_accent_match + similarity)` (exact
+/// matches score below -1, so they come first; within each tier the most similar name first;
+/// equal scores grouped by spelling). The score is a function of the spelling alone, so the search
+/// ranks the few spellings (`member_name_forms`, trigram index) instead of the many members, and
+/// reads members one spelling at a time in keyset order. All four keys are in the cursor, so
+/// paging stays keyset-stable: a row's key only changes when its name does.
 public struct MemberListQuery: Sendable {
     /// The caller's organization path: members whose workplace is in its subtree.
     public var scopePath: String
@@ -50,11 +53,22 @@ public struct MemberListQuery: Sendable {
     }
 
     public var ranked: Bool { if case .name = search { true } else { false } }
-    public var keyCount: Int { ranked ? 3 : 2 }
+    public var keyCount: Int { ranked ? 4 : 2 }
+
+    /// Subtrees at most this deep (the root, a province) hold too many members to read them all:
+    /// a name search there walks the ranked spellings; deeper ones read their members and join
+    /// them to the matching spellings.
+    static let spellingFirstDepth = 2
+
+    /// Whether a name search reads spellings first (see `spellingFirstDepth`).
+    public var spellingFirst: Bool {
+        func depth(_ p: String) -> Int { p.split(separator: ".").count }
+        return max(depth(scopePath), orgPath.map(depth) ?? 0) <= Self.spellingFirstDepth
+    }
 
     /// The statement and its parameters for the page after `after` (the keys of the last row of
-    /// the previous page), fetching `limit + 1` rows. The score is the last selected column when
-    /// `ranked`.
+    /// the previous page), fetching `limit + 1` rows. The score and the spelling are the last two
+    /// selected columns when `ranked`.
     public func sql(after: [String]?, limit: Int) throws -> (sql: String, parameters: [any PostgresEncodable]) {
         var conditions = [Policy.memberScopeSQL(alias: "m", param: 1), visibilitySQL]
         var params: [any PostgresEncodable] = [scopePath]
@@ -65,43 +79,84 @@ public struct MemberListQuery: Sendable {
             let live = "SELECT 1 FROM introductions ls WHERE ls.member_id = m.id AND ls.status IN ('sent', 'received', 'assigned', 'active')"
             conditions.append(v == "none" ? "NOT EXISTS (\(live))" : "EXISTS (\(live) AND ls.status = $\(bind(v)))")
         }
-        var from = "members m"
-        var order = "m.created_at, m.id"
-        var select = Member.columns
+        if let after, after.count != keyCount { throw Self.badCursor }
+        let keys = after.map { Array($0.suffix(2)) }
+        var keyset: (created: Int, id: Int)?
+        if let keys {
+            guard Timestamp.parse(keys[0]) != nil, let id = UUID(uuidString: keys[1]) else { throw Self.badCursor }
+            // Timestamps travel as text (a Date round trip would lose microseconds).
+            keyset = (bind(keys[0]), bind(id))
+        }
         switch search {
+        case .name(let q)?:
+            return try rankedSQL(q, after: after, keyset: keyset, conditions: conditions, params: params, limit: limit)
         case .card(let card)?:
             conditions.append("m.party_card_number = $\(bind(card))")
-        case .name(let q)?:
-            let n = bind(q)
-            // The pattern is built in SQL from the same search_key() the index is built on, with
-            // LIKE's wildcards escaped; planned with the value known (see `fetch`), it folds to a
-            // constant the trigram index can serve.
-            conditions.append("""
-                search_key(m.full_name) LIKE '%' || replace(replace(replace(search_key($\(n)), '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%'
-                """)
-            from += """
-                 CROSS JOIN LATERAL (SELECT -((CASE WHEN strpos(lower(m.full_name), lower($\(n))) > 0 THEN 1 ELSE 0 END)::float8
-                    + similarity(search_key(m.full_name), search_key($\(n)))::float8) AS score) s
-                """
-            order = "s.score, m.created_at, m.id"
-            select += ", s.score"
         case nil:
             break
         }
-        if let after {
-            guard after.count == keyCount else { throw Self.badCursor }
-            // Timestamps travel as text (a Date round trip would lose microseconds); the score as
-            // a float8 parameter, bit for bit what the previous page computed.
-            let keys = Array(after.suffix(2))
-            guard Timestamp.parse(keys[0]) != nil, let id = UUID(uuidString: keys[1]) else { throw Self.badCursor }
-            if ranked {
-                guard let score = Double(after[0]), score.isFinite else { throw Self.badCursor }
-                conditions.append("(s.score, m.created_at, m.id) > ($\(bind(score))::float8, $\(bind(keys[0]))::text::timestamptz, $\(bind(id)))")
-            } else {
-                conditions.append("(m.created_at, m.id) > ($\(bind(keys[0]))::text::timestamptz, $\(bind(id)))")
-            }
+        if let k = keyset { conditions.append("(m.created_at, m.id) > ($\(k.created)::text::timestamptz, $\(k.id))") }
+        let sql = "SELECT \(Member.columns) FROM members m WHERE \(conditions.joined(separator: " AND ")) ORDER BY m.created_at, m.id LIMIT \(limit + 1)"
+        return (sql, params)
+    }
+
+    private func rankedSQL(_ q: String, after: [String]?, keyset: (created: Int, id: Int)?, conditions: [String],
+                           params: [any PostgresEncodable], limit: Int) throws -> (sql: String, parameters: [any PostgresEncodable]) {
+        var conditions = conditions, params = params
+        func bind(_ v: any PostgresEncodable) -> Int { params.append(v); return params.count }
+        let n = bind(q)
+        // The pattern is built in SQL from search_key(), with LIKE's wildcards escaped; planned with
+        // the value known (see `fetch`), it folds to a constant the trigram index can serve.
+        let spellings = """
+            SELECT fo.form, -((CASE WHEN strpos(fo.form, lower($\(n))) > 0 THEN 1 ELSE 0 END)::float8
+                   + similarity(fo.search_key, search_key($\(n)))::float8) AS score
+            FROM member_name_forms fo
+            WHERE fo.search_key LIKE '%' || replace(replace(replace(search_key($\(n)), '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%'
+            """
+        var cursor: (score: Int, form: Int)?
+        if let after, keyset != nil {
+            // The score as a float8 parameter, bit for bit what the previous page computed.
+            guard let score = Double(after[0]), score.isFinite else { throw Self.badCursor }
+            cursor = (bind(score), bind(after[1]))
         }
-        let sql = "SELECT \(select) FROM \(from) WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT \(limit + 1)"
+        let order = "f.score, f.form, m.created_at, m.id"
+        let select = Member.columns + ", f.score, f.form"
+        if spellingFirst {
+            var inner = conditions
+            inner.append("lower(m.full_name) = f.form")
+            var ranked = "SELECT s.form, s.score FROM (\(spellings)) s"
+            if let c = cursor, let k = keyset {
+                ranked += " WHERE (s.score, s.form) >= ($\(c.score)::float8, $\(c.form))"
+                inner.append("((f.score, f.form) > ($\(c.score)::float8, $\(c.form)) OR (m.created_at, m.id) > ($\(k.created)::text::timestamptz, $\(k.id)))")
+            }
+            let sql = """
+                SELECT \(select) FROM (\(ranked) ORDER BY s.score, s.form) f
+                CROSS JOIN LATERAL (SELECT m.* FROM members m WHERE \(inner.joined(separator: " AND "))
+                    ORDER BY m.created_at, m.id LIMIT \(limit + 1)) m
+                ORDER BY \(order) LIMIT \(limit + 1)
+                """
+            return (sql, params)
+        }
+        // Few members in scope: read them (workplace side and residence side, each through its
+        // path index) and keep those whose spelling matches.
+        let candidates: String
+        if let org = orgPath, org.split(separator: ".").count > scopePath.split(separator: ".").count {
+            candidates = "SELECT c.id FROM members c WHERE c.workplace_path <@ $\(bind(org))::ltree"
+        } else {
+            candidates = """
+                SELECT c.id FROM members c WHERE c.workplace_path <@ $1::ltree
+                UNION ALL SELECT li.member_id FROM introductions li WHERE li.status IN ('sent', 'received', 'assigned', 'active')
+                    AND (li.commune_path <@ $1::ltree OR li.branch_path <@ $1::ltree)
+                """
+        }
+        conditions.append("m.id IN (\(candidates))")
+        if let c = cursor, let k = keyset {
+            conditions.append("(f.score, f.form, m.created_at, m.id) > ($\(c.score)::float8, $\(c.form), $\(k.created)::text::timestamptz, $\(k.id))")
+        }
+        let sql = """
+            SELECT \(select) FROM members m JOIN (\(spellings)) f ON f.form = lower(m.full_name)
+            WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT \(limit + 1)
+            """
         return (sql, params)
     }
 
@@ -109,18 +164,25 @@ public struct MemberListQuery: Sendable {
 
     /// Runs one page: the members and the keys of the last one when there is a next page.
     /// Name searches run unprepared, so each is planned with its pattern known: a cached generic
-    /// plan cannot see the pattern and would filter the whole subtree instead of using the index.
+    /// plan cannot see the pattern and would read every spelling instead of using the index. JIT
+    /// is off for them: their cost estimates (every spelling's members) are far above what the
+    /// LIMIT lets them do, and compiling would cost more than the query.
     public func fetch(_ db: Connection, after: [String]?, limit: Int) throws -> (members: [Member], next: [String]?) {
         let (sql, params) = try sql(after: after, limit: limit)
-        let rows = ranked ? try db.queryUnprepared(sql, parameters: params) : try db.query(sql, parameters: params)
+        let rows = ranked
+            ? try db.transaction(readOnly: true) { db in
+                _ = try db.queryUnprepared("SET LOCAL jit = off")
+                return try db.queryUnprepared(sql, parameters: params)
+            }
+            : try db.query(sql, parameters: params)
         var members: [Member] = []
-        var lastScore = 0.0
+        var lastScore = 0.0, lastForm = ""
         for row in rows.prefix(limit) {
             members.append(try Member(row: row))
-            if ranked { lastScore = try row.decode(Double.self, 17) }
+            if ranked { lastScore = try row.decode(Double.self, 17); lastForm = try row.decode(String.self, 18) }
         }
         guard rows.count > limit, let last = members.last else { return (members, nil) }
         let tail = [Timestamp.rfc3339(last.createdAt), last.id.lower]
-        return (members, ranked ? ["\(lastScore)"] + tail : tail)
+        return (members, ranked ? ["\(lastScore)", lastForm] + tail : tail)
     }
 }

@@ -201,7 +201,34 @@ public struct Member: Encodable, Sendable {
         workplacePath = try row.decode(String.self, 16)
     }
 
-    public func encoded() throws -> [UInt8] { try JSONOutput.encode(self) }
+    /// What `encode(to:)` gives through JSONOutput, written directly (member reads are hot).
+    public func encoded() -> [UInt8] {
+        var w = JSONBytes(capacity: 640)
+        w.raw("{\"id\":"); w.uuid(id)
+        w.raw(",\"party_card_number\":"); w.string(partyCardNumber)
+        w.raw(",\"full_name\":"); w.string(fullName)
+        w.raw(",\"sex\":"); w.string(sex)
+        w.raw(",\"birth_date\":"); w.date(birthDate)
+        w.raw(",\"admitted_on\":"); w.date(admittedOn)
+        w.raw(",\"full_member_on\":"); w.date(fullMemberOn)
+        w.raw(",\"workplace_org_id\":"); w.uuid(workplaceOrgId)
+        w.raw(",\"residence\":")
+        if let r = residence {
+            w.raw("{\"province_id\":"); w.uuid(r.provinceId)
+            w.raw(",\"commune_id\":"); w.uuid(r.communeId)
+            w.raw(",\"address_line\":"); w.string(r.addressLine)
+            w.raw("}")
+        } else {
+            w.null()
+        }
+        w.raw(",\"exemption\":"); w.string(exemption)
+        w.raw(",\"exemption_ground\":"); w.string(exemptionGround)
+        w.raw(",\"created_at\":"); w.timestamp(createdAt)
+        w.raw(",\"updated_at\":"); w.timestamp(updatedAt)
+        w.raw(",\"version\":"); w.int(version)
+        w.raw("}")
+        return w.bytes
+    }
 }
 
 extension Member {

@@ -294,7 +294,7 @@ enum MemberRoutes {
             try EventLog.append(db, type: "member.created", entityType: "member", entityID: id,
                                 orgIDs: [state.workplaceOrgID], actor: p, requestID: request.requestID)
             let member = try load(db, id, for: p)
-            return try JSONOutput.resource(member, status: 201, version: member.version, location: "/v1/members/\(id.lower)")
+            return JSONOutput.resource(json: member.encoded(), status: 201, version: member.version, location: "/v1/members/\(id.lower)")
         }
     }
 
@@ -302,7 +302,7 @@ enum MemberRoutes {
         let p = try ctx.caller()
         let member = try load(ctx.db, try pathID(request), for: p)
         if let notModified = ETag.notModified(request, version: member.version) { return notModified }
-        return try JSONOutput.resource(member, version: member.version)
+        return JSONOutput.resource(json: member.encoded(), version: member.version)
     }
 
     static func patch(_ request: Request, _ ctx: AppContext) throws -> Response {
@@ -320,7 +320,7 @@ enum MemberRoutes {
             var new = old
             new.apply(f)
             let changed = new.changedFields(from: old)
-            if changed.isEmpty { return try JSONOutput.resource(member, version: member.version) }
+            if changed.isEmpty { return JSONOutput.resource(json: member.encoded(), version: member.version) }
 
             var errors = new.errors(today: MemberRules.today(), touching: f)
             checkExemptionAllowed(p, new, errors: &errors)
@@ -349,7 +349,7 @@ enum MemberRoutes {
                                 orgIDs: [old.workplaceOrgID, new.workplaceOrgID], actor: p, requestID: request.requestID,
                                 data: ["fields": changed])
             let updated = try load(db, id, for: p)
-            return try JSONOutput.resource(updated, version: updated.version)
+            return JSONOutput.resource(json: updated.encoded(), version: updated.version)
         }
     }
 
@@ -392,6 +392,6 @@ enum MemberRoutes {
         let page = try Page(request, keyCount: query.keyCount)
         if orgMissing { return Page.response(request, items: [], nextKeys: nil) }
         let (members, next) = try query.fetch(ctx.db, after: page.after, limit: page.limit)
-        return Page.response(request, items: try members.map { try $0.encoded() }, nextKeys: next)
+        return Page.response(request, items: members.map { $0.encoded() }, nextKeys: next)
     }
 }

@@ -15,7 +15,7 @@ extension OrganizationRoutes {
         try input.finish()
         guard let newParentID else { return .json(500, "{}") }
 
-        return try ctx.db.transaction { db in
+        let response = try ctx.db.transaction { db in
             let org = try load(db, id, for: p, forUpdate: true)
             try Policy.require(p, .administer, at: org.path, what: "organization")
             try ETag.checkIfMatch(request, version: org.version)
@@ -37,6 +37,8 @@ extension OrganizationRoutes {
             let moved = try load(db, id, for: p)
             return try JSONOutput.resource(moved, version: moved.version)
         }
+        ctx.principals.invalidateAll()  // paths of accounts' organizations may have changed
+        return response
     }
 
     static func merge(_ request: Request, _ ctx: AppContext) throws -> Response {
@@ -51,7 +53,7 @@ extension OrganizationRoutes {
                            errors: [FieldError(pointer: "/into_id", code: "invalid_value", message: "is the merged organization itself")])
         }
 
-        return try ctx.db.transaction { db in
+        let response = try ctx.db.transaction { db in
             let org = try load(db, id, for: p, forUpdate: true)
             try Policy.require(p, .administer, at: org.path, what: "organization")
             try ETag.checkIfMatch(request, version: org.version)
@@ -92,6 +94,8 @@ extension OrganizationRoutes {
             let merged = try load(db, id, for: p)
             return try JSONOutput.resource(merged, version: merged.version)
         }
+        ctx.principals.invalidateAll()
+        return response
     }
 
     /// Rewrites the path of every node of the subtree rooted at `subtreePath` (and the members whose
