@@ -79,6 +79,9 @@ final class IdempotencyTests: XCTestCase {
         let long = try f.call(f.rootAdmin, "POST", "/v1/accounts", body, headers: ["Idempotency-Key": String(repeating: "k", count: 256)])
         XCTAssertEqual(long.status, 400)
         XCTAssertEqual(long.problemCode, "invalid_idempotency_key")
+        // Outside printable ASCII (sent here as UTF-8; a raw 0x85 byte is the same case).
+        XCTAssertEqual(try f.call(f.rootAdmin, "POST", "/v1/accounts", body, headers: ["Idempotency-Key": "khóa-1"]).problemCode,
+                       "invalid_idempotency_key")
         XCTAssertEqual(try f.call(f.rootAdmin, "POST", "/v1/accounts", other,
                                   headers: ["Idempotency-Key": String(repeating: "k", count: 255)]).status, 201)
         XCTAssertEqual(try f.call(f.rootAdmin, "GET", "/v1/me", headers: ["Idempotency-Key": "k-get"]).status, 200)

@@ -68,10 +68,12 @@ struct Idempotency: Middleware {
 
     /// 1–255 characters, none of them a control character; one `Idempotency-Key` field only.
     static func validKey(_ values: [String]) throws -> String {
-        guard values.count == 1, let key = values.first, !key.isEmpty, key.unicodeScalars.count <= 255,
-              !key.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        // Printable ASCII only, as a structured-field string (draft-ietf-httpapi-idempotency-key):
+        // bytes outside it reach us as U+FFFD and two different keys would collide on it.
+        guard values.count == 1, let key = values.first, !key.isEmpty, key.utf8.count <= 255,
+              key.utf8.allSatisfy({ (0x20...0x7E).contains($0) }) else {
             throw APIError(status: 400, code: "invalid_idempotency_key",
-                           detail: "Idempotency-Key must be one header of 1 to 255 printable characters.")
+                           detail: "Idempotency-Key must be one header of 1 to 255 printable ASCII characters.")
         }
         return key
     }
