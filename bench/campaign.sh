@@ -16,7 +16,7 @@
 # 3. this year's annual requests already there: RESET=1 deletes them (with their forms and their
 #    `assessment_request.created` events) so the generation is measured again; without RESET it stops;
 # 4. a root (TW) admin token (`branchlink token create`), then `POST /v1/assessment-campaigns`
-#    {year, org_id: TW, due_on} → 202; polls `GET /{id}` every second until done and prints progress:
+#    {year, org_id: TW, due_on} → 202; polls `GET /{id}` every 5 s (it counts the requests by state) until done and prints progress:
 #    generation time = from the POST to `finished_at`;
 # 5. the same POST again (re-run): its time, `created` (must be 0) and `skipped_existing`;
 # 6. checks in SQL: annual requests of the year = distinct members = the first run's `created`,
@@ -109,14 +109,14 @@ run_campaign() {
     curl -sS -H "Authorization: Bearer $ROOT_TOKEN" "$BASE$location" >"$BL_TMP/status.json"
     status=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' "$BL_TMP/status.json")
     [[ "$status" == running ]] || break
-    if ((i % 10 == 0)); then
+    if ((i % 2 == 0)); then
       python3 - "$BL_TMP/status.json" <<'PY' | sed 's/^/  /'
 import json, sys
 d = json.load(open(sys.argv[1])); c = d["counts"]; p = d["progress"]
 print(f'{p["percent"]:3d} %  chunks {p["chunks_done"]}/{p["chunks_total"]}  created {c["created"]:,}  skipped existing {c["skipped_existing"]:,}  exempt {c["skipped_exempt"]:,}')
 PY
     fi
-    sleep 1
+    sleep 5
   done
   STATUS_JSON=$(cat "$BL_TMP/status.json")
   read -r SECONDS_TAKEN CREATED SKIPPED ELIG EXEMPT NOTACTIVE STATE < <(python3 - "$BL_TMP/status.json" <<'PY'

@@ -127,9 +127,9 @@ if [[ -z "$TOKEN" ]]; then
   exit 1
 fi
 # The organization of that admin: fresh admin accounts are made there if the run locks itself out
-# (ci/schemathesis_hooks.py).
+# (ci/schemathesis_hooks.py). By id: the run may change the organization's code.
 ADMIN_ORG=$(curl -s --max-time 10 -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/v1/me" \
-  | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["organization"]["code"])')
+  | .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["organization"]["id"])')
 echo "admin of organization $ADMIN_ORG"
 
 SEED_ARGS=()

@@ -68,8 +68,8 @@ CREATE TABLE assessment_campaigns (
     org_path            ltree NOT NULL,
     due_on              date NOT NULL,
     status              text NOT NULL CHECK (status IN ('running', 'done', 'failed')),
-    -- Generation runs in chunks (ranges of introduction ids), each committed with its counts, so a
-    -- campaign interrupted by a restart resumes at `chunks_done` without counting anything twice.
+    -- Generation runs in chunks (assessment_campaign_chunks), each committed with its counts, so a
+    -- campaign interrupted by a restart resumes with the chunks not done, counting nothing twice.
     chunks_total        integer NOT NULL DEFAULT 1 CHECK (chunks_total >= 1),
     chunks_done         integer NOT NULL DEFAULT 0,
     -- Members of the subtree with a live introduction, and what became of them.
@@ -127,12 +127,18 @@ CREATE TABLE assessment_meeting_members (
 CREATE INDEX assessment_meeting_members_member ON assessment_meeting_members (member_id);
 
 -- workplace → commune → branch → commune → workplace. The requester is the workplace side (or the
--- personnel body running a procedure); paths are copies, like introductions', so visibility is
--- three index conditions.
+-- personnel body running a procedure). Paths are copies, like introductions', for the visibility
+-- checks made in code on one row; lists filter by organization ids (btree), because a national
+-- campaign inserts two million rows at once and three GiST indexes would cost it a minute.
+-- Referential checks are chosen for the same reason: one composite key to the introduction (which
+-- also proves the member), and `awaiting_org_id` checked against the involved organizations
+-- rather than looked up again.
+CREATE UNIQUE INDEX introductions_id_member ON introductions (id, member_id);
+
 CREATE TABLE assessment_requests (
     id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    member_id          uuid NOT NULL REFERENCES members (id),
-    introduction_id    uuid NOT NULL REFERENCES introductions (id),
+    member_id          uuid NOT NULL,
+    introduction_id    uuid NOT NULL,
     purpose            text NOT NULL CHECK (purpose IN ('annual', 'admission', 'full_membership', 'appointment',
                            'committee_personnel', 'reward', 'discipline', 'other')),
     year               integer NOT NULL CHECK (year BETWEEN 2000 AND 2100),
@@ -149,7 +155,7 @@ CREATE TABLE assessment_requests (
     commune_path       ltree NOT NULL,
     branch_path        ltree,
     status             text NOT NULL CHECK (status IN ('requested', 'forwarded', 'submitted', 'confirmed', 'closed', 'cancelled')),
-    awaiting_org_id    uuid REFERENCES organizations (id),
+    awaiting_org_id    uuid CHECK (awaiting_org_id IS NULL OR awaiting_org_id IN (requester_org_id, commune_id, branch_id)),
     due_on             date,
     meeting_id         uuid REFERENCES assessment_meetings (id),
     send_back_count    integer NOT NULL DEFAULT 0,
@@ -165,6 +171,7 @@ CREATE TABLE assessment_requests (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now(),
     version            integer NOT NULL DEFAULT 1,
+    FOREIGN KEY (introduction_id, member_id) REFERENCES introductions (id, member_id),
     CHECK ((awaiting_org_id IS NULL) = (due_on IS NULL)),
     -- Annual requests are never for activities-exempt members (variant B) and never confidential.
     CHECK (purpose <> 'annual' OR (form_variant = 'A' AND NOT confidential AND campaign_id IS NOT NULL))
@@ -175,9 +182,25 @@ CREATE UNIQUE INDEX assessment_requests_one_annual ON assessment_requests (membe
 CREATE INDEX assessment_requests_awaiting ON assessment_requests (awaiting_org_id, due_on) WHERE awaiting_org_id IS NOT NULL;
 CREATE INDEX assessment_requests_campaign ON assessment_requests (campaign_id, status) WHERE campaign_id IS NOT NULL;
 CREATE INDEX assessment_requests_member ON assessment_requests (member_id);
-CREATE INDEX assessment_requests_requester_path ON assessment_requests USING gist (requester_path);
-CREATE INDEX assessment_requests_commune_path ON assessment_requests USING gist (commune_path);
-CREATE INDEX assessment_requests_branch_path ON assessment_requests USING gist (branch_path);
+CREATE INDEX assessment_requests_requester ON assessment_requests (requester_org_id);
+CREATE INDEX assessment_requests_commune ON assessment_requests (commune_id);
+CREATE INDEX assessment_requests_branch ON assessment_requests (branch_id);
+CREATE INDEX assessment_requests_meeting ON assessment_requests (meeting_id) WHERE meeting_id IS NOT NULL;
+
+-- A campaign's work: chunks (ranges of introduction ids) claimed with SKIP LOCKED by any worker of
+-- any instance, and the due date of the first step per commune, computed once per campaign.
+CREATE TABLE assessment_campaign_chunks (
+    campaign_id  uuid NOT NULL REFERENCES assessment_campaigns (id),
+    chunk        integer NOT NULL,
+    done_at      timestamptz,
+    PRIMARY KEY (campaign_id, chunk)
+);
+CREATE TABLE assessment_campaign_dues (
+    campaign_id  uuid NOT NULL REFERENCES assessment_campaigns (id),
+    commune_id   uuid NOT NULL,
+    due_on       date NOT NULL,
+    PRIMARY KEY (campaign_id, commune_id)
+);
 
 -- The form of one request: a draft until the request is submitted, then read-only unless sent back.
 CREATE TABLE assessment_forms (

@@ -170,7 +170,7 @@ enum DemoSetup {
 
     static func embeddedClusterRunning(_ options: DatabaseOptions, logger: Logger) -> Bool {
         let dir = URL(fileURLWithPath: options.resolvedDataDir).appendingPathComponent("pg").standardizedFileURL.path
-        guard let cluster = try? EmbeddedCluster(directory: dir, options: .init(logger: logger)) else { return false }
+        guard let cluster = try? EmbeddedCluster(directory: dir, options: DatabaseSetup.clusterOptions(logger: logger)) else { return false }
         return cluster.isRunning
     }
 

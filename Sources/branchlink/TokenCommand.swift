@@ -17,7 +17,7 @@ struct TokenCommand: ParsableCommand {
             discussion: "Only the token is written to standard output (one line), so `TOKEN=$(branchlink token create …)` works; "
                 + "the account and token details go to standard error. Runs pending migrations first.")
 
-        @Option(help: "Code of the organization the account belongs to (TW is the root).") var org: String
+        @Option(help: "Code (TW is the root) or id of the organization the account belongs to.") var org: String
         @Option(help: "Role of the account: officer, viewer or admin.") var role: String
         @Option(help: "Account name (default: \"<role> <org>\").") var name: String?
         @Option(name: .customLong("log-level")) var logLevel: String = "warning"
@@ -68,7 +68,7 @@ struct TokenCommand: ParsableCommand {
 
         static func embeddedClusterRunning(_ options: DatabaseOptions, logger: Logger) -> Bool {
             let dir = URL(fileURLWithPath: options.resolvedDataDir).appendingPathComponent("pg").standardizedFileURL.path
-            guard let cluster = try? EmbeddedCluster(directory: dir, options: .init(logger: logger)) else { return false }
+            guard let cluster = try? EmbeddedCluster(directory: dir, options: DatabaseSetup.clusterOptions(logger: logger)) else { return false }
             return cluster.isRunning
         }
     }

@@ -245,6 +245,33 @@ final class AssessmentFlowTests: XCTestCase {
         XCTAssertEqual(shape, ["A:graded,graded,graded,graded,graded,proposal,remarks", "B:graded,graded,graded,remarks"])
     }
 
+    /// The 2025 commune mergers: a merged commune's requests, meetings and campaign due dates name
+    /// the surviving commune, and its officers carry on with them.
+    func testMergedCommuneHandsItsRequestsOver() throws {
+        try activate(f.members[0])
+        try activate(f.members[1])
+        XCTAssertEqual(try campaign().status, 201)
+        let requests = try XCTUnwrap(try f.call("workplace", "GET", "/v1/assessment-requests").json()["items"] as? [[String: Any]])
+        let first = try XCTUnwrap(requests.first?["id"] as? String)
+        XCTAssertEqual(try f.call("commune", "POST", "/v1/assessment-requests/\(first)/forward", [:]).status, 200)
+        XCTAssertEqual(try f.call("branch", "POST", "/v1/assessment-meetings", ["held_on": try today(),
+            "attendees": [["name": "Trần Thị Mặt", "side": "front_committee"]], "member_ids": [f.members[0]]]).status, 201)
+        XCTAssertEqual(try f.call("other_commune", "GET", "/v1/assessment-requests/\(first)").status, 404)
+
+        let merged = try f.call("admin", "POST", "/v1/organizations/\(f.orgs["C1"]!)/merge", ["into_id": f.orgs["C2"]!])
+        XCTAssertEqual(merged.status, 200, merged.text)
+        for r in requests {
+            let now = try f.call("other_commune", "GET", "/v1/assessment-requests/\(r["id"] as! String)")
+            XCTAssertEqual(now.status, 200, "the surviving commune sees the request")
+            XCTAssertEqual(try now.json()["commune_id"] as? String, f.orgs["C2"])
+        }
+        let second = try XCTUnwrap(requests.first { $0["id"] as? String != first }?["id"] as? String)
+        XCTAssertEqual(try f.call("other_commune", "GET", "/v1/assessment-requests/\(second)").json()["awaiting_org_id"] as? String, f.orgs["C2"])
+        XCTAssertEqual(try f.call("other_commune", "POST", "/v1/assessment-requests/\(second)/forward", [:]).status, 200)
+        XCTAssertEqual(try f.db.queryRow("SELECT count(*) FROM assessment_meetings WHERE commune_id = $1::uuid", f.orgs["C2"]!)?.decode(Int.self, 0), 1)
+        XCTAssertEqual(try f.db.queryRow("SELECT count(*) FROM assessment_campaign_dues WHERE commune_id = $1::uuid", f.orgs["C1"]!)?.decode(Int.self, 0), 0)
+    }
+
     func testRefusalsCancelAndConcurrency() throws {
         try activate(f.members[0])
         let introOnly = try f.addMember(70, exemption: "introduction")

@@ -311,7 +311,7 @@ final class DemoExchangesTests: XCTestCase {
     /// Assessments and residence records hang on introductions: they go first.
     func clearAssessments(_ db: Connection) throws {
         for table in ["assessment_forms", "assessment_meeting_members", "assessment_meeting_attendees", "assessment_requests",
-                      "assessment_meetings", "assessment_campaigns", "residence_meeting_attendance", "residence_meetings", "residence_reports"] {
+                      "assessment_meetings", "assessment_campaign_chunks", "assessment_campaign_dues", "assessment_campaigns", "residence_meeting_attendance", "residence_meetings", "residence_reports"] {
             try db.execute("DELETE FROM \(table)")
         }
         try db.execute("""

@@ -22,10 +22,13 @@ public enum TokenIssuer {
         return Issued(id: id, secret: secret)
     }
 
-    /// Creates an account in the organization with `code` and a token for it (CLI bootstrap, demo).
+    /// Creates an account in the organization with `code` (or, when it is a UUID, that id: codes
+    /// can be changed, ids cannot) and a token for it (CLI bootstrap, demo).
     public static func createAccountWithToken(_ db: Connection, orgCode: String, role: Role, name: String) throws -> Issued {
         try db.transaction { db in
-            guard let row = try db.queryRow("SELECT id FROM organizations WHERE code = $1", orgCode) else {
+            let byID = UUID(uuidString: orgCode)
+            guard let row = try byID.map({ try db.queryRow("SELECT id FROM organizations WHERE id = $1", $0) })
+                    ?? db.queryRow("SELECT id FROM organizations WHERE code = $1", orgCode) else {
                 throw APIError(status: 404, code: "not_found", detail: "No organization with code \(orgCode).")
             }
             let orgID = try row.decode(UUID.self, 0)

@@ -31,7 +31,9 @@ enum AssessmentCounts {
         let rows = try ctx.db.query("""
             SELECT r.purpose, r.status, count(*), count(*) FILTER (WHERE r.due_on < hcm_today()), count(*) FILTER (WHERE r.confidential)
             FROM assessment_requests r
-            WHERE (r.requester_path <@ $1::ltree OR r.commune_path <@ $1::ltree OR r.branch_path <@ $1::ltree) AND r.year = $2::int
+            WHERE (r.requester_org_id = ANY(ARRAY(SELECT id FROM organizations WHERE path <@ $1::ltree))
+                   OR r.commune_id = ANY(ARRAY(SELECT id FROM organizations WHERE path <@ $1::ltree))
+                   OR r.branch_id = ANY(ARRAY(SELECT id FROM organizations WHERE path <@ $1::ltree))) AND r.year = $2::int
             GROUP BY r.purpose, r.status
             """, path, year)
         let zero = Dictionary(uniqueKeysWithValues: AssessmentStatus.allCases.map { ($0.rawValue, 0) })

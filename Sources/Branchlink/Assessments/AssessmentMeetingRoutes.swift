@@ -140,18 +140,23 @@ enum AssessmentMeetingRoutes {
         return NewMeeting(heldOn: heldOn, location: location, notes: notes, attendees: attendees)
     }
 
-    /// Only the residential branch itself records its meetings.
+    /// Only the residential branch itself records its meetings. An organization outside the
+    /// caller's scope is 404 whatever it is (existence is never revealed), then the kind (422),
+    /// then whether the caller is that branch (403).
     static func requireOwnBranch(_ p: Principal, _ db: Connection, branchID: UUID) throws -> (communeID: UUID, branchPath: String, communePath: String) {
         guard let row = try db.queryRow("""
-            SELECT b.path::text, c.id, c.path::text FROM organizations b JOIN organizations c ON c.id = b.parent_id
-            WHERE b.id = $1 AND b.kind = 'branch' AND c.kind = 'commune'
-            """, branchID) else { throw IntroductionRoutes.fieldError(422, "invalid_branch", "/branch_id", "Must be a residential branch.") }
-        let path = try row.decode(String.self, 0)
-        guard Policy.contains(p, path: path) else { throw APIError.notFound("branch") }
+            SELECT b.path::text, b.kind = 'branch' AND c.kind = 'commune', c.id, c.path::text
+            FROM organizations b LEFT JOIN organizations c ON c.id = b.parent_id WHERE b.id = $1
+            """, branchID), Policy.contains(p, path: try row.decode(String.self, 0)) else {
+            throw IntroductionRoutes.fieldError(404, "not_found", "/branch_id", "No organization with this id is visible to you.")
+        }
+        guard try row.decode(Bool?.self, 1) == true, let communeID = try row.decode(UUID?.self, 2), let communePath = try row.decode(String?.self, 3) else {
+            throw IntroductionRoutes.fieldError(422, "invalid_branch", "/branch_id", "Must be a residential branch.")
+        }
         guard p.orgID == branchID, p.role != .viewer else {
             throw APIError(status: 403, code: "not_your_action", detail: "Only the residential branch itself records its meetings with the Front work committee.")
         }
-        return (try row.decode(UUID.self, 1), path, try row.decode(String.self, 2))
+        return (communeID, try row.decode(String.self, 0), communePath)
     }
 
     /// Inserts the meeting, its attendees and members; returns its id.

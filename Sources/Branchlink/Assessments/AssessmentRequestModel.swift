@@ -154,12 +154,14 @@ extension Policy {
     }
 
     /// SQL condition for lists of assessment requests (alias `r`): binds the caller's path as `$path`
-    /// and its organization id as `$org`. An involved organization's path is always inside its own
-    /// subtree, so the confidential rule only narrows the exchange rule, which the path indexes serve.
+    /// and its organization id as `$org`. The requests table has btree indexes on the organization
+    /// ids (see migration 0007), so the subtree becomes an array of ids once per statement. An
+    /// involved organization is always in its own subtree, so the confidential rule only narrows.
     public static func requestVisibleSQL(path: Int, org: Int) -> String {
-        """
-        (r.requester_path <@ $\(path)::ltree OR r.commune_path <@ $\(path)::ltree OR r.branch_path <@ $\(path)::ltree)
-        AND (NOT r.confidential OR $\(org)::uuid IN (r.requester_org_id, r.commune_id) OR r.branch_id = $\(org)::uuid)
-        """
+        let subtree = "ARRAY(SELECT id FROM organizations WHERE path <@ $\(path)::ltree)"
+        return """
+            (r.requester_org_id = ANY(\(subtree)) OR r.commune_id = ANY(\(subtree)) OR r.branch_id = ANY(\(subtree)))
+            AND (NOT r.confidential OR $\(org)::uuid IN (r.requester_org_id, r.commune_id) OR r.branch_id = $\(org)::uuid)
+            """
     }
 }

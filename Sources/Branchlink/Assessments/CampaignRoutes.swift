@@ -51,6 +51,7 @@ enum CampaignRoutes {
                 INSERT INTO assessment_campaigns (id, year, org_id, org_path, due_on, status, chunks_total, created_by)
                 VALUES ($1, $2, $3, $4::ltree, $5, 'running', $6, $7)
                 """, id, year, orgID, path, dueOn, async ? CampaignGenerator.asyncChunks : 1, p.accountID)
+            try CampaignGenerator.prepare(db, campaignID: id, chunks: async ? CampaignGenerator.asyncChunks : 1)
             try EventLog.append(db, type: "assessment_campaign.created", entityType: "assessment_campaign", entityID: id, orgIDs: [orgID],
                                 actor: p, requestID: request.requestID, data: ["year": year, "due_on": dueOn.description])
             if !async { while try CampaignGenerator.step(db, campaignID: id) {} }
@@ -76,9 +77,8 @@ enum CampaignRoutes {
         let p = try ctx.caller()
         guard let s = request.parameter("id"), let id = UUID(uuidString: s) else { throw APIError.notFound("assessment campaign") }
         var c = try load(ctx.db, id, for: p)
-        if let notModified = ETag.notModified(request, version: c.version) { return notModified }
-        // Counts by state move with every request of the campaign: the tag is the campaign's version
-        // only while it is generating; afterwards the body decides (content ETag).
+        // Counts by state move with every request of the campaign, not with the campaign's version:
+        // the tag is computed from the body.
         for row in try ctx.db.query("""
             SELECT status, count(*), count(*) FILTER (WHERE due_on < hcm_today()) FROM assessment_requests WHERE campaign_id = $1 GROUP BY status
             """, id) {
@@ -99,22 +99,34 @@ enum CampaignRoutes {
             guard let y = Int(v), (2000...2100).contains(y) else { throw APIError.invalidParameter("year", "must be a year from 2000 to 2100") }
             year = y
         }
+        if CSVOutput.wanted(request) {
+            let db = SameThread(ctx.db), y = year
+            return CSVOutput.stream(filename: "assessment-campaigns", header: Campaign.csvHeader) { after, limit in
+                let (items, next) = try fetch(db.value, p, year: y, after: after, limit: limit)
+                return (items.map(\.csvRow), next)
+            }
+        }
         let page = try Page(request, keyCount: 2)
+        let (items, next) = try fetch(ctx.db, p, year: year, after: page.after, limit: page.limit)
+        return Page.response(request, items: try items.map { try JSONOutput.encode($0) }, nextKeys: next)
+    }
+
+    static func fetch(_ db: Connection, _ p: Principal, year: Int?, after: [String]?, limit: Int) throws -> ([Campaign], [String]?) {
         var conditions = ["c.org_path <@ $1::ltree"]
         var params: [any PostgresEncodable] = [p.orgPath]
         if let year { params.append(year); conditions.append("c.year = $\(params.count)::int") }
-        if let after = page.after {
-            guard Timestamp.parse(after[0]) != nil, let id = UUID(uuidString: after[1]) else {
+        if let after {
+            guard after.count == 2, Timestamp.parse(after[0]) != nil, let id = UUID(uuidString: after[1]) else {
                 throw APIError(status: 400, code: "invalid_cursor", detail: "The cursor is not one this list issued.")
             }
             params += [after[0], id]
             conditions.append("(c.created_at, c.id) > ($\(params.count - 1)::text::timestamptz, $\(params.count))")
         }
-        let rows = try ctx.db.query("SELECT \(Campaign.columns) FROM assessment_campaigns c WHERE \(conditions.joined(separator: " AND ")) "
-                                    + "ORDER BY c.created_at, c.id LIMIT \(page.limit + 1)", parameters: params)
-        let items = try rows.prefix(page.limit).map(Campaign.init(row:))
-        let next = rows.count > page.limit ? items.last.map { [Timestamp.rfc3339($0.createdAt), $0.id.lower] } : nil
-        return Page.response(request, items: try items.map { try JSONOutput.encode($0) }, nextKeys: next)
+        let rows = try db.query("SELECT \(Campaign.columns) FROM assessment_campaigns c WHERE \(conditions.joined(separator: " AND ")) "
+                                + "ORDER BY c.created_at, c.id LIMIT \(limit + 1)", parameters: params)
+        let items = try rows.prefix(limit).map(Campaign.init(row:))
+        let next = rows.count > limit ? items.last.map { [Timestamp.rfc3339($0.createdAt), $0.id.lower] } : nil
+        return (items, next)
     }
 }
 
@@ -168,6 +180,16 @@ struct Campaign: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case id, year, orgId, dueOn, status, progress, counts, byStatus, overdue, error, createdAt, updatedAt, finishedAt, version
+    }
+
+    static let csvHeader = ["id", "year", "org_id", "due_on", "status", "chunks_done", "chunks_total", "candidates", "eligible", "created",
+                            "skipped_exempt", "skipped_existing", "skipped_not_active", "error", "created_at", "finished_at"]
+
+    var csvRow: [String?] {
+        [id.lower, String(year), orgId.lower, dueOn.description, status, String(progress.chunksDone), String(progress.chunksTotal),
+         String(counts.candidates), String(counts.eligible), String(counts.created), String(counts.skippedExempt),
+         String(counts.skippedExisting), String(counts.skippedNotActive), error, Timestamp.rfc3339(createdAt),
+         finishedAt.map(Timestamp.rfc3339)]
     }
 
     func encode(to encoder: any Encoder) throws {

@@ -41,6 +41,7 @@ public enum DemoAssessments {
                        GREATEST(hcm_today() + 21, make_date(extract(year FROM hcm_today())::int, 12, 15)), 'running', 1
                 RETURNING id
                 """, provinceID, try province.decode(String.self, 1), String(seed))!.decode(UUID.self, 0)
+            try CampaignGenerator.prepare(db, campaignID: campaignID, chunks: 1)
             while try CampaignGenerator.step(db, campaignID: campaignID) {}
             try db.queryUnprepared("""
                 CREATE TEMP TABLE da_param (seed bigint, today date, campaign_id uuid, province_path ltree, version int) ON COMMIT DROP

@@ -115,23 +115,41 @@ extension OrganizationRoutes {
     }
 
     /// Columns holding a copy of an organization's path (kept in step by reorganizations).
-    static let pathCopies: [(table: String, column: String)] = [
-        ("members", "workplace_path"),
-        ("introductions", "workplace_path"), ("introductions", "commune_path"), ("introductions", "branch_path"),
-        ("change_notices", "workplace_path"), ("change_notices", "commune_path"), ("change_notices", "branch_path"),
+    static let pathCopies: [(table: String, column: String)] = [("members", "workplace_path"), ("assessment_campaigns", "org_path")]
+        + involvedSides.flatMap { t in t.sides.map { (t.table, $0.path) } }
+
+    /// Tables naming the organizations an exchange involves: (id column, path column) per side, and
+    /// whether it waits on one of them (`awaiting_org_id`, always one of the sides).
+    static let involvedSides: [(table: String, sides: [(id: String, path: String)], awaits: Bool)] = [
+        ("introductions", [("workplace_id", "workplace_path"), ("commune_id", "commune_path"), ("branch_id", "branch_path")], true),
+        ("change_notices", [("workplace_id", "workplace_path"), ("commune_id", "commune_path"), ("branch_id", "branch_path")], true),
+        ("residence_reports", [("workplace_id", "workplace_path"), ("commune_id", "commune_path"), ("branch_id", "branch_path")], true),
+        ("assessment_requests", [("requester_org_id", "requester_path"), ("commune_id", "commune_path"), ("branch_id", "branch_path")], true),
+        ("assessment_meetings", [("branch_id", "branch_path"), ("commune_id", "commune_path")], false),
+        ("residence_meetings", [("branch_id", "branch_path"), ("commune_id", "commune_path")], false),
     ]
 
     /// After a merge, the exchanges that named the closed organization name the surviving one: its
-    /// id and path, and the waits addressed to it.
+    /// id and path, and the waits addressed to it. One statement per table, so that a row is never
+    /// seen half-redirected (assessment requests check that they wait on one of their own sides).
     static func redirectExchanges(_ db: Connection, from old: UUID, to new: UUID, newPath: String) throws {
-        for table in ["introductions", "change_notices"] {
-            for side in ["workplace", "commune", "branch"] {
-                try db.execute("UPDATE \(table) SET \(side)_id = $2, \(side)_path = $3::ltree WHERE \(side)_id = $1", old, new, newPath)
-            }
+        for t in involvedSides {
+            var sets = t.sides.flatMap { side in [
+                "\(side.id) = CASE WHEN \(side.id) = $1 THEN $2 ELSE \(side.id) END",
+                "\(side.path) = CASE WHEN \(side.id) = $1 THEN $3::ltree ELSE \(side.path) END",
+            ] }
+            if t.awaits { sets.append("awaiting_org_id = CASE WHEN awaiting_org_id = $1 THEN $2 ELSE awaiting_org_id END") }
+            let touched = t.sides.map { "\($0.id) = $1" }.joined(separator: " OR ")
+            try db.execute("UPDATE \(t.table) SET \(sets.joined(separator: ", ")) WHERE \(touched)", old, new, newPath)
         }
-        for table in ["introductions", "change_notices", "workplace_tasks"] {
-            try db.execute("UPDATE \(table) SET awaiting_org_id = $2 WHERE awaiting_org_id = $1", old, new)
-        }
+        try db.execute("UPDATE workplace_tasks SET awaiting_org_id = $2 WHERE awaiting_org_id = $1", old, new)
+        try db.execute("UPDATE assessment_campaigns SET org_id = $2, org_path = $3::ltree WHERE org_id = $1", old, new, newPath)
+        // A campaign's due dates: the surviving commune keeps its own where it has one.
+        try db.execute("""
+            DELETE FROM assessment_campaign_dues d WHERE d.commune_id = $1
+              AND EXISTS (SELECT 1 FROM assessment_campaign_dues e WHERE e.campaign_id = d.campaign_id AND e.commune_id = $2)
+            """, old, new)
+        try db.execute("UPDATE assessment_campaign_dues SET commune_id = $2 WHERE commune_id = $1", old, new)
         try db.execute("UPDATE members SET residence_province_id = $2 WHERE residence_province_id = $1", old, new)
     }
 }
