@@ -127,13 +127,16 @@ CREATE TABLE assessment_meeting_members (
 CREATE INDEX assessment_meeting_members_member ON assessment_meeting_members (member_id);
 
 -- workplace → commune → branch → commune → workplace. The requester is the workplace side (or the
--- personnel body running a procedure). Paths are copies, like introductions', for the visibility
--- checks made in code on one row; lists filter by organization ids (btree), because a national
--- campaign inserts two million rows at once and three GiST indexes would cost it a minute.
--- Referential checks are chosen for the same reason: one composite key to the introduction (which
--- also proves the member), and `awaiting_org_id` checked against the involved organizations
--- rather than looked up again.
-CREATE UNIQUE INDEX introductions_id_member ON introductions (id, member_id);
+-- personnel body running a procedure).
+--
+-- A national campaign inserts two million rows at once (bench/campaign.sh), which shaped this
+-- table: organizations by id only (btree; lists take the caller's subtree as an array of ids, a
+-- single row's paths come from a join), no path copies to rewrite on reorganizations, and no
+-- foreign keys to introductions, members or organizations. Each such check locks the referenced
+-- row, one WAL record per request, which cost more than the inserts themselves. Those rows are
+-- never deleted (organizations are closed, introductions end), and requests are only ever created
+-- from the live introduction they name, read in the same statement. `awaiting_org_id` is checked
+-- against the involved organizations instead.
 
 CREATE TABLE assessment_requests (
     id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -148,12 +151,9 @@ CREATE TABLE assessment_requests (
     form_version       integer NOT NULL,
     needed_by          date NOT NULL,
     note               text CHECK (note IS NULL OR length(note) <= 2000),
-    requester_org_id   uuid NOT NULL REFERENCES organizations (id),
-    commune_id         uuid NOT NULL REFERENCES organizations (id),
-    branch_id          uuid REFERENCES organizations (id),
-    requester_path     ltree NOT NULL,
-    commune_path       ltree NOT NULL,
-    branch_path        ltree,
+    requester_org_id   uuid NOT NULL,
+    commune_id         uuid NOT NULL,
+    branch_id          uuid,
     status             text NOT NULL CHECK (status IN ('requested', 'forwarded', 'submitted', 'confirmed', 'closed', 'cancelled')),
     awaiting_org_id    uuid CHECK (awaiting_org_id IS NULL OR awaiting_org_id IN (requester_org_id, commune_id, branch_id)),
     due_on             date,
@@ -171,7 +171,6 @@ CREATE TABLE assessment_requests (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now(),
     version            integer NOT NULL DEFAULT 1,
-    FOREIGN KEY (introduction_id, member_id) REFERENCES introductions (id, member_id),
     CHECK ((awaiting_org_id IS NULL) = (due_on IS NULL)),
     -- Annual requests are never for activities-exempt members (variant B) and never confidential.
     CHECK (purpose <> 'annual' OR (form_variant = 'A' AND NOT confidential AND campaign_id IS NOT NULL))
@@ -184,7 +183,7 @@ CREATE INDEX assessment_requests_campaign ON assessment_requests (campaign_id, s
 CREATE INDEX assessment_requests_member ON assessment_requests (member_id);
 CREATE INDEX assessment_requests_requester ON assessment_requests (requester_org_id);
 CREATE INDEX assessment_requests_commune ON assessment_requests (commune_id);
-CREATE INDEX assessment_requests_branch ON assessment_requests (branch_id);
+CREATE INDEX assessment_requests_branch ON assessment_requests (branch_id) WHERE branch_id IS NOT NULL;
 CREATE INDEX assessment_requests_meeting ON assessment_requests (meeting_id) WHERE meeting_id IS NOT NULL;
 
 -- A campaign's work: chunks (ranges of introduction ids) claimed with SKIP LOCKED by any worker of

@@ -97,7 +97,8 @@ enum AssessmentMeetingRoutes {
         if !residence {
             // A requesting workplace sees the meeting its (non-confidential, or its own) request was discussed at.
             let sees = try ctx.db.queryRow("""
-                SELECT 1 FROM assessment_requests r WHERE r.meeting_id = $1 AND r.requester_path <@ $2::ltree
+                SELECT 1 FROM assessment_requests r JOIN organizations ro ON ro.id = r.requester_org_id
+                WHERE r.meeting_id = $1 AND ro.path <@ $2::ltree
                   AND (NOT r.confidential OR r.requester_org_id = $3) LIMIT 1
                 """, id, p.orgPath, p.orgID) != nil
             guard sees else { throw APIError.notFound("assessment meeting") }

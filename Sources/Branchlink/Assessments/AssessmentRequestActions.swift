@@ -32,7 +32,7 @@ extension AssessmentRequestRoutes {
                 // The branch is the one the member's link is assigned to now, not when the request
                 // was made: a member who moved branch is assessed by the branch that knows him.
                 guard let link = try db.queryRow("""
-                    SELECT branch_id, branch_path::text FROM introductions WHERE id = $1 AND status = 'active' AND branch_id IS NOT NULL
+                    SELECT branch_id FROM introductions WHERE id = $1 AND status = 'active' AND branch_id IS NOT NULL
                     """, r.introductionId) else {
                     throw APIError(status: 409, code: "link_not_active",
                                    detail: "The member's residence link is no longer active: cancel the request or introduce the member again.")
@@ -40,8 +40,8 @@ extension AssessmentRequestRoutes {
                 let branchID = try link.decode(UUID.self, 0)
                 let due = try dueOn(db, .formSubmit, orgID: branchID, neededBy: r.neededBy)
                 try update(db, id, """
-                    status = 'forwarded', forwarded_on = hcm_today(), branch_id = $2, branch_path = $3::ltree, awaiting_org_id = $2, due_on = $4
-                    """, branchID, try link.decode(String.self, 1), due)
+                    status = 'forwarded', forwarded_on = hcm_today(), branch_id = $2, awaiting_org_id = $2, due_on = $3
+                    """, branchID, due)
                 orgIDs.append(branchID)
             case .submit:
                 try checkSubmittable(db, r)

@@ -85,9 +85,14 @@ public struct AssessmentRequest: Encodable, Sendable {
         r.form_variant, r.form_version, r.needed_by, r.note, r.requester_org_id, r.commune_id, r.branch_id, r.status,
         r.awaiting_org_id, r.due_on, (r.due_on < hcm_today()) AS overdue, r.meeting_id, r.send_back_count, r.send_back_reason,
         r.cancel_reason, r.close_note, r.forwarded_on, r.submitted_on, r.confirmed_on, r.closed_on, r.cancelled_on,
-        r.created_at, r.updated_at, r.version, r.requester_path::text, r.commune_path::text, r.branch_path::text
+        r.created_at, r.updated_at, r.version, ro.path::text, co.path::text, bo.path::text
         """
-    static let from = "assessment_requests r JOIN members m ON m.id = r.member_id"
+    /// Requests hold organization ids only (migration 0007): the paths that scope one row come
+    /// from the organizations.
+    static let from = """
+        assessment_requests r JOIN members m ON m.id = r.member_id JOIN organizations ro ON ro.id = r.requester_org_id
+        JOIN organizations co ON co.id = r.commune_id LEFT JOIN organizations bo ON bo.id = r.branch_id
+        """
 
     init(row r: Row) throws {
         id = try r.decode(UUID.self, 0)

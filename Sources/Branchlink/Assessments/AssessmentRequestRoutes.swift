@@ -69,7 +69,7 @@ enum AssessmentRequestRoutes {
                                                     "The member is exempt from introduction (HD 33 §1.2): no residence body ever assesses the member.")
             }
             guard let link = try db.queryRow("""
-                SELECT id, commune_id, commune_path::text FROM introductions WHERE member_id = $1 AND status = 'active'
+                SELECT id, commune_id FROM introductions WHERE member_id = $1 AND status = 'active'
                 """, memberID) else {
                 throw IntroductionRoutes.fieldError(409, "no_active_link", "/member_id",
                                                     "The member has no active residence link: the residence cannot assess a member it has not taken on.")
@@ -81,11 +81,10 @@ enum AssessmentRequestRoutes {
             let due = try dueOn(db, .requestForward, orgID: communeID, neededBy: neededBy)
             try db.execute("""
                 INSERT INTO assessment_requests (id, member_id, introduction_id, purpose, year, confidential, form_variant, form_version,
-                    needed_by, note, requester_org_id, commune_id, requester_path, commune_path, status, awaiting_org_id, due_on, created_by)
-                VALUES ($1, $2, $3, $4, extract(year FROM hcm_today())::int, $5, $6, $7, $8, $9, $10, $11, $12::ltree, $13::ltree,
-                    'requested', $11, $14, $15)
+                    needed_by, note, requester_org_id, commune_id, status, awaiting_org_id, due_on, created_by)
+                VALUES ($1, $2, $3, $4, extract(year FROM hcm_today())::int, $5, $6, $7, $8, $9, $10, $11, 'requested', $11, $12, $13)
                 """, id, memberID, try link.decode(UUID.self, 0), purpose.rawValue, confidential, variant.rawValue, template.version,
-                neededBy, note, p.orgID, communeID, p.orgPath, try link.decode(String.self, 2), due, p.accountID)
+                neededBy, note, p.orgID, communeID, due, p.accountID)
             try EventLog.append(db, type: "assessment_request.created", entityType: "assessment_request", entityID: id,
                                 orgIDs: [p.orgID, communeID], actor: p, requestID: request.requestID,
                                 data: ["purpose": purpose.rawValue, "confidential": confidential, "form_variant": variant.rawValue])

@@ -55,7 +55,7 @@ enum CampaignGenerator {
             """, campaignID) else { throw APIError.notFound("assessment campaign") }
         let template = try FormTemplates.current(db, .A)
         let (lo, hi) = bounds(chunk: k, of: total)
-        let columns = "i.id AS introduction_id, i.member_id, i.status, m.exemption, i.workplace_id, i.workplace_path, i.commune_id, i.commune_path"
+        let columns = "i.id AS introduction_id, i.member_id, i.status, m.exemption, i.workplace_id, i.commune_id"
         let live = "i.status IN ('sent', 'received', 'assigned', 'active')"
         try db.queryUnprepared("DROP TABLE IF EXISTS campaign_candidates")
         if total == 1 {
@@ -75,9 +75,9 @@ enum CampaignGenerator {
         let created = try db.queryUnprepared("""
             WITH ins AS (
                 INSERT INTO assessment_requests (member_id, introduction_id, purpose, year, campaign_id, form_variant, form_version, needed_by,
-                    requester_org_id, commune_id, requester_path, commune_path, status, awaiting_org_id, due_on, created_by)
+                    requester_org_id, commune_id, status, awaiting_org_id, due_on, created_by)
                 SELECT e.member_id, e.introduction_id, 'annual', $1::int, $2::text::uuid, 'A', $3::int, $4::text::date, e.workplace_id,
-                       e.commune_id, e.workplace_path, e.commune_path, 'requested', e.commune_id, d.due_on, $5::text::uuid
+                       e.commune_id, 'requested', e.commune_id, d.due_on, $5::text::uuid
                 FROM campaign_candidates e JOIN assessment_campaign_dues d ON d.campaign_id = $2::text::uuid AND d.commune_id = e.commune_id
                 WHERE e.status = 'active' AND e.exemption = 'none'
                 ON CONFLICT (member_id, year) WHERE purpose = 'annual' DO NOTHING

@@ -55,7 +55,8 @@ public enum DemoAssessments {
             var r = Result(loaded: true)
             for row in try db.queryUnprepared("""
                 SELECT CASE WHEN r.status = 'forwarded' AND r.send_back_count > 0 THEN 'sent_back' ELSE r.status END, count(*)::int8
-                FROM assessment_requests r CROSS JOIN da_param q WHERE r.commune_path <@ q.province_path GROUP BY 1
+                FROM assessment_requests r JOIN organizations co ON co.id = r.commune_id CROSS JOIN da_param q
+                WHERE co.path <@ q.province_path GROUP BY 1
                 """) {
                 r.requests[try row.decode(String.self, 0)] = try row.decode(Int.self, 1)
             }
@@ -80,7 +81,7 @@ public enum DemoAssessments {
         // Each campaign request's target state, and the days since its last step.
         """
         CREATE TEMP TABLE da_r ON COMMIT DROP AS
-        SELECT r.id, r.member_id, r.commune_id, r.requester_org_id, i.branch_id, i.branch_path, x.v,
+        SELECT r.id, r.member_id, r.commune_id, r.requester_org_id, i.branch_id, x.v,
                CASE WHEN x.v < 0.30 THEN 'requested' WHEN x.v < 0.52 THEN 'forwarded' WHEN x.v < 0.54 THEN 'sent_back'
                     WHEN x.v < 0.68 THEN 'submitted' WHEN x.v < 0.82 THEN 'confirmed' WHEN x.v < 0.97 THEN 'closed' ELSE 'cancelled' END AS target,
                (x.v >= 0.41 AND x.v < 0.52) AS draft,
@@ -122,7 +123,6 @@ public enum DemoAssessments {
         UPDATE assessment_requests r SET
             status = CASE d.target WHEN 'sent_back' THEN 'forwarded' ELSE d.target END,
             branch_id = CASE WHEN d.target IN ('requested', 'cancelled') THEN NULL ELSE d.branch_id END,
-            branch_path = CASE WHEN d.target IN ('requested', 'cancelled') THEN NULL ELSE d.branch_path END,
             created_at = LEAST(now(), ((q.today - d.age - CASE d.target WHEN 'requested' THEN 0 WHEN 'cancelled' THEN 3 WHEN 'forwarded' THEN 5
                          ELSE 15 END) + time '08:00') AT TIME ZONE 'Asia/Ho_Chi_Minh'),
             forwarded_on = CASE d.target WHEN 'forwarded' THEN q.today - d.age WHEN 'submitted' THEN q.today - d.age - 8
@@ -172,11 +172,11 @@ public enum DemoAssessments {
         // confidential (personnel procedures).
         """
         INSERT INTO assessment_requests (id, member_id, introduction_id, purpose, year, confidential, form_variant, form_version, needed_by,
-            note, requester_org_id, commune_id, requester_path, commune_path, status, awaiting_org_id, due_on, created_at)
+            note, requester_org_id, commune_id, status, awaiting_org_id, due_on, created_at)
         SELECT \(uid("x.id", "on-demand")), x.member_id, x.id,
                (ARRAY['appointment', 'reward', 'committee_personnel', 'discipline', 'full_membership', 'other'])[1 + x.rn % 6],
                extract(year FROM q.today)::int, x.rn % 3 = 0, 'B', q.version, q.today + 10 + x.rn::int,
-               'Phục vụ quy trình công tác cán bộ.', x.workplace_id, x.commune_id, x.workplace_path, x.commune_path, 'requested', x.commune_id,
+               'Phục vụ quy trình công tác cán bộ.', x.workplace_id, x.commune_id, 'requested', x.commune_id,
                LEAST(q.today + 7 - x.rn::int % 10, q.today + 10 + x.rn::int), now() - make_interval(days => x.rn::int % 10)
         FROM (SELECT i.*, row_number() OVER (ORDER BY i.id) AS rn FROM introductions i JOIN members m ON m.id = i.member_id
               CROSS JOIN da_param q WHERE m.exemption = 'activities' AND i.status = 'active' AND i.commune_path <@ q.province_path) x
@@ -188,8 +188,8 @@ public enum DemoAssessments {
                'assessment_request', r.id,
                ARRAY[r.requester_org_id, r.commune_id] || CASE WHEN r.branch_id IS NULL THEN '{}'::uuid[] ELSE ARRAY[r.branch_id] END,
                jsonb_build_object('via', 'demo', 'status', r.status, 'purpose', r.purpose)
-        FROM assessment_requests r CROSS JOIN da_param q
-        WHERE r.commune_path <@ q.province_path AND (r.status <> 'requested' OR r.campaign_id IS NULL)
+        FROM assessment_requests r JOIN organizations co ON co.id = r.commune_id CROSS JOIN da_param q
+        WHERE co.path <@ q.province_path AND (r.status <> 'requested' OR r.campaign_id IS NULL)
         ORDER BY r.created_at, r.id
         """,
         """

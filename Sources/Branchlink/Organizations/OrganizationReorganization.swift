@@ -119,12 +119,12 @@ extension OrganizationRoutes {
         + involvedSides.flatMap { t in t.sides.map { (t.table, $0.path) } }
 
     /// Tables naming the organizations an exchange involves: (id column, path column) per side, and
-    /// whether it waits on one of them (`awaiting_org_id`, always one of the sides).
+    /// whether it waits on one of them (`awaiting_org_id`, always one of the sides). Assessment
+    /// requests hold ids only (no path copies): see `redirectExchanges`.
     static let involvedSides: [(table: String, sides: [(id: String, path: String)], awaits: Bool)] = [
         ("introductions", [("workplace_id", "workplace_path"), ("commune_id", "commune_path"), ("branch_id", "branch_path")], true),
         ("change_notices", [("workplace_id", "workplace_path"), ("commune_id", "commune_path"), ("branch_id", "branch_path")], true),
         ("residence_reports", [("workplace_id", "workplace_path"), ("commune_id", "commune_path"), ("branch_id", "branch_path")], true),
-        ("assessment_requests", [("requester_org_id", "requester_path"), ("commune_id", "commune_path"), ("branch_id", "branch_path")], true),
         ("assessment_meetings", [("branch_id", "branch_path"), ("commune_id", "commune_path")], false),
         ("residence_meetings", [("branch_id", "branch_path"), ("commune_id", "commune_path")], false),
     ]
@@ -142,6 +142,14 @@ extension OrganizationRoutes {
             let touched = t.sides.map { "\($0.id) = $1" }.joined(separator: " OR ")
             try db.execute("UPDATE \(t.table) SET \(sets.joined(separator: ", ")) WHERE \(touched)", old, new, newPath)
         }
+        try db.execute("""
+            UPDATE assessment_requests SET
+                requester_org_id = CASE WHEN requester_org_id = $1 THEN $2 ELSE requester_org_id END,
+                commune_id = CASE WHEN commune_id = $1 THEN $2 ELSE commune_id END,
+                branch_id = CASE WHEN branch_id = $1 THEN $2 ELSE branch_id END,
+                awaiting_org_id = CASE WHEN awaiting_org_id = $1 THEN $2 ELSE awaiting_org_id END
+            WHERE requester_org_id = $1 OR commune_id = $1 OR branch_id = $1
+            """, old, new)
         try db.execute("UPDATE workplace_tasks SET awaiting_org_id = $2 WHERE awaiting_org_id = $1", old, new)
         try db.execute("UPDATE assessment_campaigns SET org_id = $2, org_path = $3::ltree WHERE org_id = $1", old, new, newPath)
         // A campaign's due dates: the surviving commune keeps its own where it has one.
