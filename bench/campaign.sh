@@ -95,39 +95,40 @@ token_works "$SCALE_PORT" "$ROOT_TOKEN" || { log "the root token does not work";
 ROOT_ID=$(sql -c "SELECT id FROM organizations WHERE code = 'TW'")
 export ROOT_TOKEN
 
-# run_campaign LABEL: POST, then poll until done; prints progress; sets SECONDS_TAKEN, CREATED, SKIPPED, STATUS_JSON.
+# campaign_status.py FILE progress|summary: one line from a status resource (kept in a file: a
+# here-document inside a process substitution made bash run the function body twice).
+cat >"$BL_TMP/campaign_status.py" <<'PY'
+import json, sys
+from datetime import datetime
+d = json.load(open(sys.argv[1])); c = d["counts"]; p = d["progress"]
+if sys.argv[2] == "progress":
+    print(f'{p["percent"]:3d} %  chunks {p["chunks_done"]}/{p["chunks_total"]}  created {c["created"]:,}  '
+          f'skipped existing {c["skipped_existing"]:,}  exempt {c["skipped_exempt"]:,}')
+else:
+    t = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))
+    secs = (t(d["finished_at"]) - t(d["created_at"])).total_seconds() if d.get("finished_at") else -1
+    print(f'{secs:.1f} {c["created"]} {c["skipped_existing"]} {c["eligible"]} {c["skipped_exempt"]} {c["skipped_not_active"]} {d["status"]}')
+PY
+
+# run_campaign LABEL: POST, then poll until done; prints progress; sets SECONDS_TAKEN, CREATED,
+# SKIPPED, ELIG, GET_LOCATION.
 run_campaign() {
-  local label=$1 t0 body code location status now
+  local label=$1 t0 code location status i summary
   t0=$(date +%s.%N)
-  body=$(curl -sS -o "$BL_TMP/post.json" -D "$BL_TMP/post.headers" -w '%{http_code}' -H "Authorization: Bearer $ROOT_TOKEN" \
+  code=$(curl -sS -o "$BL_TMP/post.json" -D "$BL_TMP/post.headers" -w '%{http_code}' -H "Authorization: Bearer $ROOT_TOKEN" \
     -H 'Content-Type: application/json' -d "{\"year\": $YEAR, \"org_id\": \"$ROOT_ID\", \"due_on\": \"$DUE\"}" "$BASE/v1/assessment-campaigns")
-  code=$body
   log "$label: POST /v1/assessment-campaigns → $code in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') s"
   [[ "$code" == 202 || "$code" == 201 ]] || { cat "$BL_TMP/post.json"; return 1; }
   location=$(awk 'tolower($1) == "location:" { print $2 }' "$BL_TMP/post.headers" | tr -d '\r')
-  for ((i = 0; i < 1800; i++)); do
+  for ((i = 0; i < 720; i++)); do
     curl -sS -H "Authorization: Bearer $ROOT_TOKEN" "$BASE$location" >"$BL_TMP/status.json"
     status=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' "$BL_TMP/status.json")
     [[ "$status" == running ]] || break
-    if ((i % 2 == 0)); then
-      python3 - "$BL_TMP/status.json" <<'PY' | sed 's/^/  /'
-import json, sys
-d = json.load(open(sys.argv[1])); c = d["counts"]; p = d["progress"]
-print(f'{p["percent"]:3d} %  chunks {p["chunks_done"]}/{p["chunks_total"]}  created {c["created"]:,}  skipped existing {c["skipped_existing"]:,}  exempt {c["skipped_exempt"]:,}')
-PY
-    fi
+    ((i % 2 == 0)) && log "  $(python3 "$BL_TMP/campaign_status.py" "$BL_TMP/status.json" progress)"
     sleep 5
   done
-  STATUS_JSON=$(cat "$BL_TMP/status.json")
-  read -r SECONDS_TAKEN CREATED SKIPPED ELIG EXEMPT NOTACTIVE STATE < <(python3 - "$BL_TMP/status.json" <<'PY'
-import json, sys
-from datetime import datetime
-d = json.load(open(sys.argv[1])); c = d["counts"]
-t = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))
-secs = (t(d["finished_at"]) - t(d["created_at"])).total_seconds() if d.get("finished_at") else -1
-print(f'{secs:.1f} {c["created"]} {c["skipped_existing"]} {c["eligible"]} {c["skipped_exempt"]} {c["skipped_not_active"]} {d["status"]}')
-PY
-)
+  summary=$(python3 "$BL_TMP/campaign_status.py" "$BL_TMP/status.json" summary)
+  read -r SECONDS_TAKEN CREATED SKIPPED ELIG EXEMPT NOTACTIVE STATE <<<"$summary"
   log "$label: $STATE in $SECONDS_TAKEN s (created_at → finished_at): eligible $ELIG, created $CREATED, skipped existing $SKIPPED, exempt (HD 33 §1.1) $EXEMPT, link not active $NOTACTIVE ($(loadavg))"
   GET_LOCATION=$location
 }
