@@ -80,7 +80,7 @@ enum CampaignGenerator {
                        e.commune_id, 'requested', e.commune_id, d.due_on, $5::text::uuid
                 FROM campaign_candidates e JOIN assessment_campaign_dues d ON d.campaign_id = $2::text::uuid AND d.commune_id = e.commune_id
                 WHERE e.status = 'active' AND e.exemption = 'none'
-                ON CONFLICT (member_id, year) WHERE purpose = 'annual' DO NOTHING
+                ON CONFLICT (member_id, annual_year) DO NOTHING
                 RETURNING id, requester_org_id, commune_id
             ), ev AS (
                 INSERT INTO events (type, entity_type, entity_id, org_ids, actor_account_id, acting_for_org_id, request_id, data)
