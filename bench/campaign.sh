@@ -7,8 +7,8 @@
 #   SCALE_DIR=/work/scale-campaign/.branchlink RESET=1 bench/campaign.sh
 #
 # 1. waits while another process works on $SCALE_DIR (bench/lib.sh open_scale), then starts
-#    `branchlink serve` on its embedded cluster (migrated on start), PostgreSQL unpinned
-#    (PG_CPUS="": generation is set-based SQL, the work is PostgreSQL's);
+#    `branchlink serve` on its embedded cluster (migrated on start), PostgreSQL on every CPU
+#    (PG_CPUS, default all: generation is set-based SQL, the work is PostgreSQL's);
 # 2. tops the data up to $TARGET_ELIGIBLE eligible members (active link, exemption none): the demo
 #    generator introduces ~1 M members nationally; the top-up gives members without a live link an
 #    active one to a branch of their residence commune (set-based SQL, introduction numbers
@@ -26,7 +26,7 @@
 # (PASS: generation <= $TARGET_S and no duplicate); exit 1 on FAIL, 2 on setup errors.
 #
 # Knobs: SCALE_DIR [/work/scale/.branchlink]  SCALE_PORT [18121]  TARGET_ELIGIBLE [2000000]
-#        TARGET_S [120]  RESET [0]  WAIT_MINUTES [40]
+#        TARGET_S [120]  RESET [0]  WAIT_MINUTES [40]  PG_CPUS [all]
 set -euo pipefail
 LOG_LEVEL=${LOG_LEVEL:-warning}
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -36,7 +36,9 @@ SCALE_PORT=${SCALE_PORT:-18121}
 TARGET_ELIGIBLE=${TARGET_ELIGIBLE:-2000000}
 TARGET_S=${TARGET_S:-120}
 RESET=${RESET:-0}
-PG_CPUS=${PG_CPUS-}
+# The embedded cluster is started by the server, pinned to SERVER_CPU, and would inherit that one
+# CPU: generation is PostgreSQL's work, on every CPU (the campaign runner has two workers).
+PG_CPUS=${PG_CPUS-0-$(($(nproc) - 1))}
 
 bl_init campaign
 bl_build branchlink
