@@ -79,7 +79,7 @@ SQL
 fi
 
 EXISTING=$(sql -c "SELECT count(*) FROM assessment_requests WHERE purpose = 'annual' AND year = $YEAR")
-if ((EXISTING > 0)); then
+if ((EXISTING > 0)) || [[ "$RESET" == 1 ]]; then
   if [[ "$RESET" != 1 ]]; then log "$EXISTING annual requests of $YEAR exist already: RESET=1 deletes them to measure again"; exit 2; fi
   log "RESET=1: deleting $EXISTING annual requests of $YEAR (forms, meeting links, events) …"
   sql <<SQL
@@ -87,7 +87,11 @@ SET synchronous_commit = off;
 DELETE FROM assessment_forms f USING assessment_requests r WHERE f.request_id = r.id AND r.purpose = 'annual' AND r.year = $YEAR;
 DELETE FROM events e USING assessment_requests r WHERE e.entity_type = 'assessment_request' AND e.entity_id = r.id AND r.purpose = 'annual' AND r.year = $YEAR;
 DELETE FROM assessment_requests WHERE purpose = 'annual' AND year = $YEAR;
-DELETE FROM assessment_campaigns c WHERE year = $YEAR AND NOT EXISTS (SELECT 1 FROM assessment_requests r WHERE r.campaign_id = c.id);
+CREATE TEMP TABLE gone AS SELECT id FROM assessment_campaigns c
+  WHERE year = $YEAR AND NOT EXISTS (SELECT 1 FROM assessment_requests r WHERE r.campaign_id = c.id);
+DELETE FROM assessment_campaign_chunks WHERE campaign_id IN (SELECT id FROM gone);
+DELETE FROM assessment_campaign_dues WHERE campaign_id IN (SELECT id FROM gone);
+DELETE FROM assessment_campaigns WHERE id IN (SELECT id FROM gone);
 VACUUM ANALYZE assessment_requests;
 VACUUM ANALYZE events;
 SQL
