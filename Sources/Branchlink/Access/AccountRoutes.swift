@@ -176,16 +176,9 @@ enum AccountRoutes {
         let p = try ctx.caller()
         try Policy.requireAccountListing(p)
         let filter = try ListFilter(request)
-        if CSVOutput.wanted(request) {
-            let db = SameThread(ctx.db)
-            return CSVOutput.stream(filename: "accounts", header: Account.csvHeader) { after, limit in
-                let (accounts, next) = try fetch(db.value, p, filter, after: after, limit: limit)
-                return (accounts.map(\.csvRow), next)
-            }
+        return try Listing.respond(request, ctx, csv: "accounts", header: Account.csvHeader, row: { $0.csvRow }) { db, after, limit in
+            try fetch(db, p, filter, after: after, limit: limit)
         }
-        let page = try Page(request, keyCount: 2)
-        let (accounts, next) = try fetch(ctx.db, p, filter, after: page.after, limit: page.limit)
-        return Page.response(request, items: try accounts.map { try JSONOutput.encode($0) }, nextKeys: next)
     }
 
     struct ListFilter: Sendable {
@@ -219,17 +212,10 @@ enum AccountRoutes {
         if let v = f.orgID { conditions.append("a.org_id = $\(bind(v))") }
         if let v = f.role { conditions.append("a.role = $\(bind(v.rawValue))") }
         if let v = f.disabled { conditions.append(v ? "a.disabled_at IS NOT NULL" : "a.disabled_at IS NULL") }
-        if let after {
-            guard after.count == 2, Timestamp.parse(after[0]) != nil, let id = UUID(uuidString: after[1]) else {
-                throw APIError(status: 400, code: "invalid_cursor", detail: "The cursor is not one this list issued.")
-            }
-            conditions.append("(a.created_at, a.id) > ($\(bind(after[0]))::text::timestamptz, $\(bind(id)))")
-        }
+        if let c = try CreatedKeyset.condition(after: after, alias: "a", bind: bind) { conditions.append(c) }
         let sql = "SELECT \(Account.columns) FROM \(Account.from) WHERE \(conditions.joined(separator: " AND ")) "
             + "ORDER BY a.created_at, a.id LIMIT \(limit + 1)"
         let rows = try db.query(sql, parameters: params)
-        let accounts = try rows.prefix(limit).map(Account.init(row:))
-        let next = rows.count > limit ? accounts.last.map { [Timestamp.rfc3339($0.createdAt), $0.id.lower] } : nil
-        return (accounts, next)
+        return CreatedKeyset.page(try rows.map(Account.init(row:)), limit: limit) { ($0.createdAt, $0.id) }
     }
 }

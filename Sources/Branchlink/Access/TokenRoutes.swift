@@ -164,16 +164,9 @@ enum TokenRoutes {
     static func list(_ request: Request, _ ctx: AppContext) throws -> Response {
         let p = try ctx.caller()
         let filter = try ListFilter(request)
-        if CSVOutput.wanted(request) {
-            let db = SameThread(ctx.db)
-            return CSVOutput.stream(filename: "tokens", header: Token.csvHeader) { after, limit in
-                let (tokens, next) = try fetch(db.value, p, filter, after: after, limit: limit)
-                return (tokens.map(\.csvRow), next)
-            }
+        return try Listing.respond(request, ctx, csv: "tokens", header: Token.csvHeader, row: { $0.csvRow }) { db, after, limit in
+            try fetch(db, p, filter, after: after, limit: limit)
         }
-        let page = try Page(request, keyCount: 2)
-        let (tokens, next) = try fetch(ctx.db, p, filter, after: page.after, limit: page.limit)
-        return Page.response(request, items: try tokens.map { try JSONOutput.encode($0) }, nextKeys: next)
     }
 
     struct ListFilter: Sendable {
@@ -207,17 +200,10 @@ enum TokenRoutes {
         case "revoked": conditions.append("t.revoked_at IS NOT NULL")
         default: break
         }
-        if let after {
-            guard after.count == 2, Timestamp.parse(after[0]) != nil, let id = UUID(uuidString: after[1]) else {
-                throw APIError(status: 400, code: "invalid_cursor", detail: "The cursor is not one this list issued.")
-            }
-            conditions.append("(t.created_at, t.id) > ($\(bind(after[0]))::text::timestamptz, $\(bind(id)))")
-        }
+        if let c = try CreatedKeyset.condition(after: after, alias: "t", bind: bind) { conditions.append(c) }
         let sql = "SELECT \(Token.columns) FROM \(Token.from) WHERE \(conditions.joined(separator: " AND ")) "
             + "ORDER BY t.created_at, t.id LIMIT \(limit + 1)"
         let rows = try db.query(sql, parameters: params)
-        let tokens = try rows.prefix(limit).map(Token.init(row:))
-        let next = rows.count > limit ? tokens.last.map { [Timestamp.rfc3339($0.createdAt), $0.id.lower] } : nil
-        return (tokens, next)
+        return CreatedKeyset.page(try rows.map(Token.init(row:)), limit: limit) { ($0.createdAt, $0.id) }
     }
 }

@@ -150,16 +150,9 @@ enum AssessmentRequestRoutes {
     static func list(_ request: Request, _ ctx: AppContext) throws -> Response {
         let p = try ctx.caller()
         let filter = try ListFilter(request)
-        if CSVOutput.wanted(request) {
-            let db = SameThread(ctx.db)
-            return CSVOutput.stream(filename: "assessment-requests", header: AssessmentRequest.csvHeader) { after, limit in
-                let (items, next) = try fetch(db.value, p, filter, after: after, limit: limit)
-                return (items.map(\.csvRow), next)
-            }
+        return try Listing.respond(request, ctx, csv: "assessment-requests", header: AssessmentRequest.csvHeader, row: { $0.csvRow }) { db, after, limit in
+            try fetch(db, p, filter, after: after, limit: limit)
         }
-        let page = try Page(request, keyCount: 2)
-        let (items, next) = try fetch(ctx.db, p, filter, after: page.after, limit: page.limit)
-        return Page.response(request, items: try items.map { try JSONOutput.encode($0) }, nextKeys: next)
     }
 
     static func fetch(_ db: Connection, _ p: Principal, _ f: ListFilter, after: [String]?, limit: Int) throws -> ([AssessmentRequest], [String]?) {
@@ -170,16 +163,9 @@ enum AssessmentRequestRoutes {
         for (column, id) in f.uuids { conditions.append("\(column) = $\(bind(id))") }
         if let y = f.year { conditions.append("r.year = $\(bind(y))::int") }
         if let o = f.overdue { conditions.append(o ? "r.due_on < hcm_today()" : "(r.due_on IS NULL OR r.due_on >= hcm_today())") }
-        if let after {
-            guard after.count == 2, Timestamp.parse(after[0]) != nil, let id = UUID(uuidString: after[1]) else {
-                throw APIError(status: 400, code: "invalid_cursor", detail: "The cursor is not one this list issued.")
-            }
-            conditions.append("(r.created_at, r.id) > ($\(bind(after[0]))::text::timestamptz, $\(bind(id)))")
-        }
+        if let c = try CreatedKeyset.condition(after: after, alias: "r", bind: bind) { conditions.append(c) }
         let rows = try db.query("SELECT \(AssessmentRequest.columns) FROM \(AssessmentRequest.from) WHERE \(conditions.joined(separator: " AND ")) "
                                 + "ORDER BY r.created_at, r.id LIMIT \(limit + 1)", parameters: params)
-        let items = try rows.prefix(limit).map(AssessmentRequest.init(row:))
-        let next = rows.count > limit ? items.last.map { [Timestamp.rfc3339($0.createdAt), $0.id.lower] } : nil
-        return (items, next)
+        return CreatedKeyset.page(try rows.map(AssessmentRequest.init(row:)), limit: limit) { ($0.createdAt, $0.id) }
     }
 }

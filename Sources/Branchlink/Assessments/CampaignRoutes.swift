@@ -99,34 +99,20 @@ enum CampaignRoutes {
             guard let y = Int(v), (2000...2100).contains(y) else { throw APIError.invalidParameter("year", "must be a year from 2000 to 2100") }
             year = y
         }
-        if CSVOutput.wanted(request) {
-            let db = SameThread(ctx.db), y = year
-            return CSVOutput.stream(filename: "assessment-campaigns", header: Campaign.csvHeader) { after, limit in
-                let (items, next) = try fetch(db.value, p, year: y, after: after, limit: limit)
-                return (items.map(\.csvRow), next)
-            }
+        return try Listing.respond(request, ctx, csv: "assessment-campaigns", header: Campaign.csvHeader, row: { $0.csvRow }) {
+            [year] db, after, limit in try fetch(db, p, year: year, after: after, limit: limit)
         }
-        let page = try Page(request, keyCount: 2)
-        let (items, next) = try fetch(ctx.db, p, year: year, after: page.after, limit: page.limit)
-        return Page.response(request, items: try items.map { try JSONOutput.encode($0) }, nextKeys: next)
     }
 
     static func fetch(_ db: Connection, _ p: Principal, year: Int?, after: [String]?, limit: Int) throws -> ([Campaign], [String]?) {
         var conditions = ["c.org_path <@ $1::ltree"]
         var params: [any PostgresEncodable] = [p.orgPath]
-        if let year { params.append(year); conditions.append("c.year = $\(params.count)::int") }
-        if let after {
-            guard after.count == 2, Timestamp.parse(after[0]) != nil, let id = UUID(uuidString: after[1]) else {
-                throw APIError(status: 400, code: "invalid_cursor", detail: "The cursor is not one this list issued.")
-            }
-            params += [after[0], id]
-            conditions.append("(c.created_at, c.id) > ($\(params.count - 1)::text::timestamptz, $\(params.count))")
-        }
+        func bind(_ v: any PostgresEncodable) -> Int { params.append(v); return params.count }
+        if let year { conditions.append("c.year = $\(bind(year))::int") }
+        if let c = try CreatedKeyset.condition(after: after, alias: "c", bind: bind) { conditions.append(c) }
         let rows = try db.query("SELECT \(Campaign.columns) FROM assessment_campaigns c WHERE \(conditions.joined(separator: " AND ")) "
                                 + "ORDER BY c.created_at, c.id LIMIT \(limit + 1)", parameters: params)
-        let items = try rows.prefix(limit).map(Campaign.init(row:))
-        let next = rows.count > limit ? items.last.map { [Timestamp.rfc3339($0.createdAt), $0.id.lower] } : nil
-        return (items, next)
+        return CreatedKeyset.page(try rows.map(Campaign.init(row:)), limit: limit) { ($0.createdAt, $0.id) }
     }
 }
 

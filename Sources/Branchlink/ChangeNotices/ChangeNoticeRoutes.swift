@@ -245,16 +245,9 @@ enum ChangeNoticeRoutes {
     static func list(_ request: Request, _ ctx: AppContext) throws -> Response {
         let p = try ctx.caller()
         let filter = try ListFilter(request)
-        if CSVOutput.wanted(request) {
-            let db = SameThread(ctx.db)
-            return CSVOutput.stream(filename: "change-notices", header: ChangeNotice.csvHeader) { after, limit in
-                let (items, next) = try fetch(db.value, p, filter, after: after, limit: limit)
-                return (items.map(\.csvRow), next)
-            }
+        return try Listing.respond(request, ctx, csv: "change-notices", header: ChangeNotice.csvHeader, row: { $0.csvRow }) { db, after, limit in
+            try fetch(db, p, filter, after: after, limit: limit)
         }
-        let page = try Page(request, keyCount: 2)
-        let (items, next) = try fetch(ctx.db, p, filter, after: page.after, limit: page.limit)
-        return Page.response(request, items: try items.map { try JSONOutput.encode($0) }, nextKeys: next)
     }
 
     static func fetch(_ db: Connection, _ p: Principal, _ f: ListFilter, after: [String]?, limit: Int) throws -> ([ChangeNotice], [String]?) {
@@ -265,16 +258,9 @@ enum ChangeNoticeRoutes {
         if let v = f.status { conditions.append("n.status = $\(bind(v))") }
         if let v = f.memberID { conditions.append("n.member_id = $\(bind(v))") }
         if let o = f.overdue { conditions.append(o ? "n.due_on < hcm_today()" : "(n.due_on IS NULL OR n.due_on >= hcm_today())") }
-        if let after {
-            guard after.count == 2, Timestamp.parse(after[0]) != nil, let id = UUID(uuidString: after[1]) else {
-                throw APIError(status: 400, code: "invalid_cursor", detail: "The cursor is not one this list issued.")
-            }
-            conditions.append("(n.created_at, n.id) > ($\(bind(after[0]))::text::timestamptz, $\(bind(id)))")
-        }
+        if let c = try CreatedKeyset.condition(after: after, alias: "n", bind: bind) { conditions.append(c) }
         let rows = try db.query("SELECT \(ChangeNotice.columns) FROM \(ChangeNotice.from) WHERE \(conditions.joined(separator: " AND ")) "
                                 + "ORDER BY n.created_at, n.id LIMIT \(limit + 1)", parameters: params)
-        let items = try rows.prefix(limit).map(ChangeNotice.init(row:))
-        let next = rows.count > limit ? items.last.map { [Timestamp.rfc3339($0.createdAt), $0.id.lower] } : nil
-        return (items, next)
+        return CreatedKeyset.page(try rows.map(ChangeNotice.init(row:)), limit: limit) { ($0.createdAt, $0.id) }
     }
 }

@@ -86,16 +86,10 @@ enum OrganizationRoutes {
     static func list(_ request: Request, _ ctx: AppContext) throws -> Response {
         let p = try ctx.caller()
         let filter = try ListFilter(request)
-        if CSVOutput.wanted(request) {
-            let db = SameThread(ctx.db)
-            return CSVOutput.stream(filename: "organizations", header: Organization.csvHeader) { after, limit in
-                let (orgs, next) = try fetch(db.value, p, filter, after: after, limit: limit)
-                return (orgs.map(\.csvRow), next)
-            }
+        return try Listing.respond(request, ctx, csv: "organizations", header: Organization.csvHeader, row: { $0.csvRow },
+                                   encode: { try $0.encoded() }) { db, after, limit in
+            try fetch(db, p, filter, after: after, limit: limit)
         }
-        let page = try Page(request, keyCount: 2)
-        let (orgs, next) = try fetch(ctx.db, p, filter, after: page.after, limit: page.limit)
-        return Page.response(request, items: try orgs.map { try $0.encoded() }, nextKeys: next)
     }
 
     /// The list's filters, parsed and validated once.
@@ -139,20 +133,11 @@ enum OrganizationRoutes {
             let n = bind(q)
             conditions.append("(search_key(o.name) LIKE '%' || search_key($\(n)) || '%' OR o.code = $\(n))")
         }
-        if let after {
-            // The timestamp goes to SQL as text: a Date round trip would lose the microseconds
-            // and repeat rows at page boundaries.
-            guard after.count == 2, Timestamp.parse(after[0]) != nil, let id = UUID(uuidString: after[1]) else {
-                throw APIError(status: 400, code: "invalid_cursor", detail: "The cursor is not one this list issued.")
-            }
-            conditions.append("(o.created_at, o.id) > ($\(bind(after[0]))::text::timestamptz, $\(bind(id)))")
-        }
+        if let c = try CreatedKeyset.condition(after: after, alias: "o", bind: bind) { conditions.append(c) }
         let sql = "SELECT \(Organization.columns) FROM \(Organization.from) WHERE \(conditions.joined(separator: " AND ")) "
             + "ORDER BY o.created_at, o.id LIMIT \(limit + 1)"
         let rows = try db.query(sql, parameters: params)
-        let orgs = try rows.prefix(limit).map(Organization.init(row:))
-        let next = rows.count > limit ? orgs.last.map { [Timestamp.rfc3339($0.createdAt), $0.id.lower] } : nil
-        return (orgs, next)
+        return CreatedKeyset.page(try rows.map(Organization.init(row:)), limit: limit) { ($0.createdAt, $0.id) }
     }
 
     static func patch(_ request: Request, _ ctx: AppContext) throws -> Response {

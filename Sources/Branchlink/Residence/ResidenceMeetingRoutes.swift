@@ -192,16 +192,9 @@ enum ResidenceMeetingRoutes {
     static func list(_ request: Request, _ ctx: AppContext) throws -> Response {
         let p = try ctx.caller()
         let filter = try ListFilter(request)
-        if CSVOutput.wanted(request) {
-            let db = SameThread(ctx.db)
-            return CSVOutput.stream(filename: "residence-meetings", header: ResidenceMeeting.csvHeader) { after, limit in
-                let (items, next) = try fetch(db.value, p, filter, after: after, limit: limit)
-                return (items.map(\.csvRow), next)
-            }
+        return try Listing.respond(request, ctx, csv: "residence-meetings", header: ResidenceMeeting.csvHeader, row: { $0.csvRow }) { db, after, limit in
+            try fetch(db, p, filter, after: after, limit: limit)
         }
-        let page = try Page(request, keyCount: 2)
-        let (items, next) = try fetch(ctx.db, p, filter, after: page.after, limit: page.limit)
-        return Page.response(request, items: try items.map { try JSONOutput.encode($0) }, nextKeys: next)
     }
 
     static func fetch(_ db: Connection, _ p: Principal, _ f: ListFilter, after: [String]?, limit: Int) throws -> ([ResidenceMeeting], [String]?) {
@@ -211,16 +204,9 @@ enum ResidenceMeetingRoutes {
         if let v = f.branchID { conditions.append("rm.branch_id = $\(bind(v))") }
         if let v = f.from { conditions.append("rm.held_on >= $\(bind(v))") }
         if let v = f.to { conditions.append("rm.held_on <= $\(bind(v))") }
-        if let after {
-            guard after.count == 2, Timestamp.parse(after[0]) != nil, let id = UUID(uuidString: after[1]) else {
-                throw APIError(status: 400, code: "invalid_cursor", detail: "The cursor is not one this list issued.")
-            }
-            conditions.append("(rm.created_at, rm.id) > ($\(bind(after[0]))::text::timestamptz, $\(bind(id)))")
-        }
+        if let c = try CreatedKeyset.condition(after: after, alias: "rm", bind: bind) { conditions.append(c) }
         let rows = try db.query("SELECT \(ResidenceMeeting.columns) FROM \(ResidenceMeeting.from(p)) WHERE \(conditions.joined(separator: " AND ")) "
                                 + "ORDER BY rm.created_at, rm.id LIMIT \(limit + 1)", parameters: params)
-        let items = try rows.prefix(limit).map(ResidenceMeeting.init(row:))
-        let next = rows.count > limit ? items.last.map { [Timestamp.rfc3339($0.createdAt), $0.id.lower] } : nil
-        return (items, next)
+        return CreatedKeyset.page(try rows.map(ResidenceMeeting.init(row:)), limit: limit) { ($0.createdAt, $0.id) }
     }
 }
