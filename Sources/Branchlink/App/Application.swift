@@ -52,6 +52,7 @@ public final class Application: Sendable {
         CampaignRoutes.register(on: router)
         ResidenceMeetingRoutes.register(on: router)
         ResidenceReportRoutes.register(on: router)
+        EventFeedRoutes.register(on: router)
 
         let gauge = DatabaseGauge()
         let mapper = ErrorMapper()

@@ -1,0 +1,139 @@
+import Foundation
+import HTTP
+import Postgres
+
+/// `GET /v1/events?after=&limit=`: the events the caller may see, in commit order, with no gaps.
+///
+/// `sequence` is taken at insert time, so sequences commit out of order: a reader that moved past
+/// 1000 would miss a slow transaction holding 990. Each event records the id of the transaction
+/// that inserted it (`xid`, migration 0008). A page holds only events whose xid is below the xmin of
+/// the reading statement's snapshot — every transaction with a smaller id has ended, so no event can
+/// still appear below that line — ordered by (xid, sequence); the cursor is the (xid, sequence) of
+/// the last event delivered. A transaction still running has xid >= xmin: its events wait until it
+/// ends, then come after any cursor already issued. Events from before migration 0008 have xid NULL
+/// and count as xid 0 (first, in sequence order).
+///
+/// The price: a long transaction (open anywhere in the cluster) holds every reader's feed back
+/// until it ends — events are delayed, never lost or reordered.
+enum EventFeedRoutes {
+    static func register(on router: Router<AppContext>) {
+        router.get("/v1/events", list)
+    }
+
+    /// The feed position: the (xid, sequence) of the last event delivered; (0, 0) before the first.
+    struct Position: Equatable {
+        var xid: UInt64
+        var sequence: Int64
+        static let start = Position(xid: 0, sequence: 0)
+
+        var cursor: String { Page.encode([String(xid), String(sequence)]) }
+
+        /// 400 `invalid_cursor` for anything this feed did not issue.
+        init(cursor: String) throws {
+            guard let keys = Page.decode(cursor), keys.count == 2, let x = UInt64(keys[0]), let s = Int64(keys[1]), s >= 0 else {
+                throw APIError(status: 400, code: "invalid_cursor", detail: "The after cursor is not one this feed issued.",
+                               errors: [FieldError(pointer: "?after", code: "invalid_cursor", message: "is not a cursor this feed issued")])
+            }
+            xid = x; sequence = s
+        }
+        init(xid: UInt64, sequence: Int64) { self.xid = xid; self.sequence = sequence }
+    }
+
+    static func list(_ request: Request, _ ctx: AppContext) throws -> Response {
+        let p = try ctx.caller()
+        try Policy.require(p, .read)
+        var limit = Page.defaultLimit
+        if let l = request.query("limit") {
+            guard let n = Int(l), (1...Page.maxLimit).contains(n) else {
+                throw APIError.invalidParameter("limit", "must be an integer from 1 to \(Page.maxLimit)")
+            }
+            limit = n
+        }
+        let after = try request.query("after").map { $0.isEmpty ? Position.start : try Position(cursor: $0) } ?? .start
+        let (items, last) = try fetch(ctx.db, p, after: after, limit: limit)
+
+        var out = JSONBytes(capacity: 256 + items.count * 512)
+        out.raw("{\"items\":[")
+        for (i, item) in items.enumerated() {
+            if i > 0 { out.raw(",") }
+            out.bytes.append(contentsOf: item)
+        }
+        out.raw("],\"next_after\":")
+        out.string((last ?? after).cursor)
+        out.raw("}")
+        return JSONOutput.resource(json: out.bytes)
+    }
+
+    /// One page after `after` and the position of its last event (nil when the page is empty).
+    /// A single statement: the snapshot whose xmin bounds the page is the one that reads it.
+    static func fetch(_ db: Connection, _ p: Principal, after: Position, limit: Int) throws -> (items: [[UInt8]], last: Position?) {
+        var params: [any PostgresEncodable] = []
+        func bind(_ v: any PostgresEncodable) -> Int { params.append(v); return params.count }
+        let key = "(COALESCE(e.xid, '0'::xid8), e.sequence)"
+        let conditions = [
+            "\(key) > ($\(bind(String(after.xid)))::text::xid8, $\(bind(Int(after.sequence)))::bigint)",
+            "COALESCE(e.xid, '0'::xid8) < pg_snapshot_xmin(pg_current_snapshot())",
+            Policy.eventVisibleSQL(p, alias: "e", bind: bind),
+        ]
+        let rows = try db.query("""
+            SELECT COALESCE(e.xid, '0'::xid8)::text, e.sequence, e.type, e.occurred_at, e.entity_type, e.entity_id, e.org_ids,
+                   e.actor_account_id, e.acting_for_org_id, e.request_id, e.data::text
+            FROM events e
+            WHERE \(conditions.joined(separator: " AND "))
+            ORDER BY COALESCE(e.xid, '0'::xid8), e.sequence
+            LIMIT \(limit)
+            """, parameters: params)
+        var items: [[UInt8]] = []
+        var last: Position?
+        for row in rows {
+            guard let xid = UInt64(try row.decode(String.self, 0)) else { continue }
+            let sequence = try row.decode(Int.self, 1)
+            last = Position(xid: xid, sequence: Int64(sequence))
+            var j = JSONBytes()
+            j.raw("{\"sequence\":"); j.int(sequence)
+            j.raw(",\"type\":"); j.string(try row.decode(String.self, 2))
+            j.raw(",\"occurred_at\":"); j.timestamp(try row.decode(Date.self, 3))
+            j.raw(",\"entity\":{\"type\":"); j.string(try row.decode(String.self, 4))
+            j.raw(",\"id\":"); j.uuid(try row.decode(UUID.self, 5)); j.raw("}")
+            j.raw(",\"org_ids\":[")
+            for (i, o) in try row.decode([UUID].self, 6).enumerated() {
+                if i > 0 { j.raw(",") }
+                j.uuid(o)
+            }
+            j.raw("],\"actor\":")
+            if let a = try row.decode(UUID?.self, 7) { j.raw("{\"account_id\":"); j.uuid(a); j.raw("}") } else { j.null() }
+            j.raw(",\"acting_for\":"); j.uuid(try row.decode(UUID?.self, 8))
+            j.raw(",\"request_id\":"); j.string(try row.decode(String?.self, 9))
+            j.raw(",\"data\":"); j.bytes.append(contentsOf: try row.decode(String.self, 10).utf8)
+            j.raw("}")
+            items.append(j.bytes)
+        }
+        return (items, last)
+    }
+}
+
+// MARK: - Who sees which event
+
+extension Policy {
+    /// SQL condition: the event (alias `a`) is visible to the caller. One rule, written next to the
+    /// exchange rules it follows:
+    /// - an event is visible when one of its `org_ids` is in the caller's subtree (the organizations
+    ///   an exchange involves are all in its events' `org_ids`, so ancestors follow as they do for
+    ///   the exchange itself); the root's accounts see every event;
+    /// - events of a confidential assessment request are visible only to the organizations the
+    ///   request involves themselves (requester, commune, branch), never to their ancestors — the
+    ///   same rule as `canSee(_:_:confidential:)`;
+    /// - members exempt from introduction (HD 33 §1.2) are never in an exchange, so no residence
+    ///   organization is ever in the `org_ids` of an event about them: no extra rule is needed.
+    static func eventVisibleSQL(_ p: Principal, alias a: String, bind: (any PostgresEncodable) -> Int) -> String {
+        // The subtree becomes an array of ids once per statement (the events_org_ids GIN index
+        // answers `&&`); the root (no parent: a one-label path) is every organization.
+        let scope = p.orgPath.contains(".") ? "\(a).org_ids && ARRAY(SELECT id FROM organizations WHERE path <@ $\(bind(p.orgPath))::ltree)" : "TRUE"
+        let org = bind(p.orgID)
+        return """
+            \(scope) AND (\(a).entity_type <> 'assessment_request' OR NOT EXISTS (
+                SELECT 1 FROM assessment_requests cr WHERE cr.id = \(a).entity_id AND cr.confidential
+                    AND $\(org)::uuid <> cr.requester_org_id AND $\(org)::uuid <> cr.commune_id AND cr.branch_id IS DISTINCT FROM $\(org)::uuid))
+            """
+    }
+}
