@@ -9,8 +9,9 @@ import Postgres
 /// that inserted it (`xid`, migration 0008). A page holds only events whose xid is below the xmin of
 /// the reading statement's snapshot — every transaction with a smaller id has ended, so no event can
 /// still appear below that line — ordered by (xid, sequence); the cursor is the (xid, sequence) of
-/// the last event delivered. A transaction still running has xid >= xmin: its events wait until it
-/// ends, then come after any cursor already issued. Events from before migration 0008 have xid NULL
+/// the last event delivered (or, after a page that is not full, the snapshot's xmin: see `fetch`). A
+/// transaction still running has xid >= xmin: its events wait until it ends, then come after any
+/// cursor already issued. Events from before migration 0008 have xid NULL
 /// and count as xid 0 (first, in sequence order).
 ///
 /// The price: a long transaction (open anywhere in the cluster) holds every reader's feed back
@@ -21,7 +22,7 @@ enum EventFeedRoutes {
     }
 
     /// The feed position: the (xid, sequence) of the last event delivered; (0, 0) before the first.
-    struct Position: Equatable {
+    struct Position: Comparable {
         var xid: UInt64
         var sequence: Int64
         static let start = Position(xid: 0, sequence: 0)
@@ -37,6 +38,7 @@ enum EventFeedRoutes {
             xid = x; sequence = s
         }
         init(xid: UInt64, sequence: Int64) { self.xid = xid; self.sequence = sequence }
+        static func < (a: Position, b: Position) -> Bool { (a.xid, a.sequence) < (b.xid, b.sequence) }
     }
 
     static func list(_ request: Request, _ ctx: AppContext) throws -> Response {
@@ -50,7 +52,7 @@ enum EventFeedRoutes {
             limit = n
         }
         let after = try request.query("after").map { $0.isEmpty ? Position.start : try Position(cursor: $0) } ?? .start
-        let (items, last) = try fetch(ctx.db, p, after: after, limit: limit)
+        let (items, next) = try fetch(ctx.db, p, after: after, limit: limit)
 
         var out = JSONBytes(capacity: 256 + items.count * 512)
         out.raw("{\"items\":[")
@@ -59,56 +61,73 @@ enum EventFeedRoutes {
             out.bytes.append(contentsOf: item)
         }
         out.raw("],\"next_after\":")
-        out.string((last ?? after).cursor)
+        out.string(next.cursor)
         out.raw("}")
         return JSONOutput.resource(json: out.bytes)
     }
 
-    /// One page after `after` and the position of its last event (nil when the page is empty).
-    /// A single statement: the snapshot whose xmin bounds the page is the one that reads it.
-    static func fetch(_ db: Connection, _ p: Principal, after: Position, limit: Int) throws -> (items: [[UInt8]], last: Position?) {
+    /// One page after `after` and the position to continue from. A single statement: the snapshot
+    /// whose xmin bounds the page is the one that reads it.
+    ///
+    /// A full page continues after its last event. A page that is not full has seen every visible
+    /// event below the snapshot's xmin, so it continues after (xmin - 1, max): no event can ever
+    /// appear there any more (a later snapshot's xmin is never smaller). Without this, a consumer
+    /// whose scope has few events would rescan, on every poll, all the events written by everyone
+    /// since its own last one (a branch with no events: the whole table, each time).
+    static func fetch(_ db: Connection, _ p: Principal, after: Position, limit: Int) throws -> (items: [[UInt8]], next: Position) {
         var params: [any PostgresEncodable] = []
         func bind(_ v: any PostgresEncodable) -> Int { params.append(v); return params.count }
         let key = "(COALESCE(e.xid, '0'::xid8), e.sequence)"
         let conditions = [
             "\(key) > ($\(bind(String(after.xid)))::text::xid8, $\(bind(Int(after.sequence)))::bigint)",
-            "COALESCE(e.xid, '0'::xid8) < pg_snapshot_xmin(pg_current_snapshot())",
+            "COALESCE(e.xid, '0'::xid8) < s.xmin",
             Policy.eventVisibleSQL(p, alias: "e", bind: bind),
         ]
         let rows = try db.query("""
-            SELECT COALESCE(e.xid, '0'::xid8)::text, e.sequence, e.type, e.occurred_at, e.entity_type, e.entity_id, e.org_ids,
-                   e.actor_account_id, e.acting_for_org_id, e.request_id, e.data::text
-            FROM events e
-            WHERE \(conditions.joined(separator: " AND "))
-            ORDER BY COALESCE(e.xid, '0'::xid8), e.sequence
-            LIMIT \(limit)
+            SELECT s.xmin::text, f.xid::text, f.sequence, f.type, f.occurred_at, f.entity_type, f.entity_id, f.org_ids,
+                   f.actor_account_id, f.acting_for_org_id, f.request_id, f.data
+            FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) s
+            LEFT JOIN LATERAL (
+                SELECT COALESCE(e.xid, '0'::xid8) AS xid, e.sequence, e.type, e.occurred_at, e.entity_type, e.entity_id, e.org_ids,
+                       e.actor_account_id, e.acting_for_org_id, e.request_id, e.data::text AS data
+                FROM events e
+                WHERE \(conditions.joined(separator: " AND "))
+                ORDER BY COALESCE(e.xid, '0'::xid8), e.sequence
+                LIMIT \(limit)
+            ) f ON true
+            ORDER BY f.xid, f.sequence
             """, parameters: params)
+        // The outer row always exists (LEFT JOIN), with the snapshot's xmin.
+        guard let xmin = try rows.firstRow.flatMap({ UInt64(try $0.decode(String.self, 0)) }) else {
+            throw APIError(status: 500, code: "internal_error", detail: "The feed position could not be read.")
+        }
         var items: [[UInt8]] = []
         var last: Position?
         for row in rows {
-            guard let xid = UInt64(try row.decode(String.self, 0)) else { continue }
-            let sequence = try row.decode(Int.self, 1)
+            guard let x = try row.decode(String?.self, 1), let xid = UInt64(x) else { continue }
+            let sequence = try row.decode(Int.self, 2)
             last = Position(xid: xid, sequence: Int64(sequence))
             var j = JSONBytes()
             j.raw("{\"sequence\":"); j.int(sequence)
-            j.raw(",\"type\":"); j.string(try row.decode(String.self, 2))
-            j.raw(",\"occurred_at\":"); j.timestamp(try row.decode(Date.self, 3))
-            j.raw(",\"entity\":{\"type\":"); j.string(try row.decode(String.self, 4))
-            j.raw(",\"id\":"); j.uuid(try row.decode(UUID.self, 5)); j.raw("}")
+            j.raw(",\"type\":"); j.string(try row.decode(String.self, 3))
+            j.raw(",\"occurred_at\":"); j.timestamp(try row.decode(Date.self, 4))
+            j.raw(",\"entity\":{\"type\":"); j.string(try row.decode(String.self, 5))
+            j.raw(",\"id\":"); j.uuid(try row.decode(UUID.self, 6)); j.raw("}")
             j.raw(",\"org_ids\":[")
-            for (i, o) in try row.decode([UUID].self, 6).enumerated() {
+            for (i, o) in try row.decode([UUID].self, 7).enumerated() {
                 if i > 0 { j.raw(",") }
                 j.uuid(o)
             }
             j.raw("],\"actor\":")
-            if let a = try row.decode(UUID?.self, 7) { j.raw("{\"account_id\":"); j.uuid(a); j.raw("}") } else { j.null() }
-            j.raw(",\"acting_for\":"); j.uuid(try row.decode(UUID?.self, 8))
-            j.raw(",\"request_id\":"); j.string(try row.decode(String?.self, 9))
-            j.raw(",\"data\":"); j.bytes.append(contentsOf: try row.decode(String.self, 10).utf8)
+            if let a = try row.decode(UUID?.self, 8) { j.raw("{\"account_id\":"); j.uuid(a); j.raw("}") } else { j.null() }
+            j.raw(",\"acting_for\":"); j.uuid(try row.decode(UUID?.self, 9))
+            j.raw(",\"request_id\":"); j.string(try row.decode(String?.self, 10))
+            j.raw(",\"data\":"); j.bytes.append(contentsOf: try row.decode(String.self, 11).utf8)
             j.raw("}")
             items.append(j.bytes)
         }
-        return (items, last)
+        if items.count == limit, let last { return (items, last) }
+        return (items, max(last ?? after, after, Position(xid: xmin - 1, sequence: Int64.max)))
     }
 }
 
