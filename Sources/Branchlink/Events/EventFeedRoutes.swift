@@ -145,9 +145,15 @@ extension Policy {
     /// - members exempt from introduction (HD 33 §1.2) are never in an exchange, so no residence
     ///   organization is ever in the `org_ids` of an event about them: no extra rule is needed.
     static func eventVisibleSQL(_ p: Principal, alias a: String, bind: (any PostgresEncodable) -> Int) -> String {
-        // The subtree becomes an array of ids once per statement (the events_org_ids GIN index
-        // answers `&&`); the root (no parent: a one-label path) is every organization.
-        let scope = p.orgPath.contains(".") ? "\(a).org_ids && ARRAY(SELECT id FROM organizations WHERE path <@ $\(bind(p.orgPath))::ltree)" : "TRUE"
+        // The subtree becomes an array of ids once per statement; the root (no parent: a one-label
+        // path) is every organization. The planner cannot see how many events the array matches:
+        // for a wide scope (a province and above) most events match, and walking events_feed_order
+        // from the cursor finds a page at once, where the events_org_ids (GIN) bitmap would fetch
+        // and sort all of the province's events on every page. `IS TRUE` (the same condition: both
+        // sides are never null) keeps GIN out for those; narrow scopes let the planner use it.
+        let wide = ["central", "province", "directly_subordinate", "district"].contains(p.orgKind)
+        let overlap = "\(a).org_ids && ARRAY(SELECT id FROM organizations WHERE path <@ $\(bind(p.orgPath))::ltree)"
+        let scope = !p.orgPath.contains(".") ? "TRUE" : wide ? "(\(overlap)) IS TRUE" : overlap
         let org = bind(p.orgID)
         return """
             \(scope) AND (\(a).entity_type <> 'assessment_request' OR NOT EXISTS (
