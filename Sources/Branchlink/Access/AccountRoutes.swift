@@ -187,20 +187,14 @@ enum AccountRoutes {
         var disabled: Bool?
 
         init(_ request: Request) throws {
-            if let v = request.query("org_id") {
-                guard let id = UUID(uuidString: v) else { throw APIError.invalidParameter("org_id", "must be a UUID") }
-                orgID = id
-            }
+            orgID = try request.uuidQuery("org_id")
             if let v = request.query("role") {
                 guard let r = Role(rawValue: v) else {
                     throw APIError.invalidParameter("role", "must be one of " + Role.allCases.map(\.rawValue).joined(separator: ", "))
                 }
                 role = r
             }
-            if let v = request.query("disabled") {
-                guard v == "true" || v == "false" else { throw APIError.invalidParameter("disabled", "must be true or false") }
-                disabled = v == "true"
-            }
+            disabled = try request.boolQuery("disabled")
         }
     }
 

@@ -174,10 +174,7 @@ enum TokenRoutes {
         var status: String?
 
         init(_ request: Request) throws {
-            if let v = request.query("account_id") {
-                guard let id = UUID(uuidString: v) else { throw APIError.invalidParameter("account_id", "must be a UUID") }
-                accountID = id
-            }
+            accountID = try request.uuidQuery("account_id")
             if let v = request.query("status") {
                 guard ["active", "expired", "revoked"].contains(v) else {
                     throw APIError.invalidParameter("status", "must be one of active, expired, revoked")

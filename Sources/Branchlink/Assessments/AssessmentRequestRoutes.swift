@@ -131,19 +131,13 @@ enum AssessmentRequestRoutes {
             }
             for (name, column) in [("member_id", "r.member_id"), ("campaign_id", "r.campaign_id"), ("commune_id", "r.commune_id"),
                                    ("branch_id", "r.branch_id"), ("requester_org_id", "r.requester_org_id")] {
-                if let v = request.query(name) {
-                    guard let id = UUID(uuidString: v) else { throw APIError.invalidParameter(name, "must be a UUID") }
-                    uuids.append((column, id))
-                }
+                if let id = try request.uuidQuery(name) { uuids.append((column, id)) }
             }
             if let v = request.query("year") {
                 guard let y = Int(v), (2000...2100).contains(y) else { throw APIError.invalidParameter("year", "must be a year from 2000 to 2100") }
                 year = y
             }
-            if let v = request.query("overdue") {
-                guard v == "true" || v == "false" else { throw APIError.invalidParameter("overdue", "must be true or false") }
-                overdue = v == "true"
-            }
+            overdue = try request.boolQuery("overdue")
         }
     }
 

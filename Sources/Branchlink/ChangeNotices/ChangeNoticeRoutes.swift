@@ -231,14 +231,8 @@ enum ChangeNoticeRoutes {
                 guard ChangeNoticeStatus(rawValue: v) != nil else { throw APIError.invalidParameter("status", "must be sent or acknowledged") }
                 status = v
             }
-            if let v = request.query("member_id") {
-                guard let id = UUID(uuidString: v) else { throw APIError.invalidParameter("member_id", "must be a UUID") }
-                memberID = id
-            }
-            if let v = request.query("overdue") {
-                guard v == "true" || v == "false" else { throw APIError.invalidParameter("overdue", "must be true or false") }
-                overdue = v == "true"
-            }
+            memberID = try request.uuidQuery("member_id")
+            overdue = try request.boolQuery("overdue")
         }
     }
 

@@ -61,11 +61,7 @@ enum InboxRoutes {
                 throw APIError.invalidParameter("kind", "must be one of " + sources.map(\.kind).joined(separator: ", "))
             }
         }
-        var overdueOnly = false
-        if let v = request.query("overdue") {
-            guard v == "true" || v == "false" else { throw APIError.invalidParameter("overdue", "must be true or false") }
-            overdueOnly = v == "true"
-        }
+        let overdueOnly = try request.boolQuery("overdue") ?? false
         let own = orgID == p.orgID ? "TRUE" : "FALSE"
         let union = kinds.map { $0.sql.replacingOccurrences(of: "{own_inbox}", with: own) }.joined(separator: "\nUNION ALL\n")
         if CSVOutput.wanted(request) {

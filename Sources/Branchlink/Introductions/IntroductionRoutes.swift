@@ -194,15 +194,9 @@ enum IntroductionRoutes {
             }
             for (name, column) in [("member_id", "i.member_id"), ("commune_id", "i.commune_id"), ("branch_id", "i.branch_id"),
                                    ("workplace_id", "i.workplace_id")] {
-                if let v = request.query(name) {
-                    guard let id = UUID(uuidString: v) else { throw APIError.invalidParameter(name, "must be a UUID") }
-                    uuids.append((column, id))
-                }
+                if let id = try request.uuidQuery(name) { uuids.append((column, id)) }
             }
-            if let v = request.query("overdue") {
-                guard v == "true" || v == "false" else { throw APIError.invalidParameter("overdue", "must be true or false") }
-                overdue = v == "true"
-            }
+            overdue = try request.boolQuery("overdue")
             if let q = request.query("q"), !q.isEmpty {
                 guard q.count <= 100 else { throw APIError.invalidParameter("q", "must be at most 100 characters") }
                 self.q = q

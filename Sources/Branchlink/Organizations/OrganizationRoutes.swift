@@ -100,20 +100,14 @@ enum OrganizationRoutes {
         var q: String?
 
         init(_ request: Request) throws {
-            if let v = request.query("parent_id") {
-                guard let id = UUID(uuidString: v) else { throw APIError.invalidParameter("parent_id", "must be a UUID") }
-                parentID = id
-            }
+            parentID = try request.uuidQuery("parent_id")
             if let v = request.query("kind") {
                 guard OrgKind(rawValue: v) != nil else {
                     throw APIError.invalidParameter("kind", "must be one of " + OrgKind.allCases.map(\.rawValue).joined(separator: ", "))
                 }
                 kind = v
             }
-            if let v = request.query("subtree_of") {
-                guard let id = UUID(uuidString: v) else { throw APIError.invalidParameter("subtree_of", "must be a UUID") }
-                subtreeOf = id
-            }
+            subtreeOf = try request.uuidQuery("subtree_of")
             if let q = request.query("q"), !q.isEmpty {
                 guard q.count <= 100 else { throw APIError.invalidParameter("q", "must be at most 100 characters") }
                 self.q = q

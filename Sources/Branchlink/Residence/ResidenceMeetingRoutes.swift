@@ -177,10 +177,7 @@ enum ResidenceMeetingRoutes {
         var to: PGDate?
 
         init(_ request: Request) throws {
-            if let v = request.query("branch_id") {
-                guard let id = UUID(uuidString: v) else { throw APIError.invalidParameter("branch_id", "must be a UUID") }
-                branchID = id
-            }
+            branchID = try request.uuidQuery("branch_id")
             for name in ["from", "to"] {
                 guard let v = request.query(name) else { continue }
                 guard v.utf8.count == 10, let d = PGDate(v) else { throw APIError.invalidParameter(name, "must be a date YYYY-MM-DD") }
