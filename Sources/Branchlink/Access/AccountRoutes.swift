@@ -74,8 +74,7 @@ enum AccountRoutes {
     }
 
     static func pathID(_ request: Request) throws -> UUID {
-        guard let s = request.parameter("id"), let id = UUID(uuidString: s) else { throw APIError.notFound("account") }
-        return id
+        try request.pathUUID(notFound: "account")
     }
 
     // MARK: - /v1/me

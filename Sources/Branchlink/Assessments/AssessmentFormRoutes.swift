@@ -71,16 +71,18 @@ enum AssessmentFormRoutes {
             try ETag.checkIfMatch(request, version: previous?.version ?? 0)
             let grades = Dictionary(uniqueKeysWithValues: content.grades.map { (String($0.key), $0.value) })
             let json = String(decoding: try JSONSerialization.data(withJSONObject: grades, options: [.sortedKeys]), as: UTF8.self)
-            try db.execute("""
+            let saved = try db.queryRow("""
                 INSERT INTO assessment_forms (request_id, variant, template_version, grades, proposal, remarks, updated_by)
                 VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)
                 ON CONFLICT (request_id) DO UPDATE SET grades = excluded.grades, proposal = excluded.proposal, remarks = excluded.remarks,
                     updated_by = excluded.updated_by, updated_at = now(), version = assessment_forms.version + 1
+                RETURNING version, updated_at
                 """, id, r.formVariant, r.formVersion, json, content.proposal?.rawValue, content.remarks, p.accountID)
             try EventLog.append(db, type: AssessmentAction.editForm.eventType, entityType: "assessment_request", entityID: id,
                                 orgIDs: [r.requesterOrgId, r.communeId] + (r.branchId.map { [$0] } ?? []), actor: p,
                                 requestID: request.requestID, data: ["complete": FormValidation.submitErrors(content, template).isEmpty])
-            return (r, try stored(db, id)!)
+            return (r, Stored(content: FormContent(grades: content.grades, proposal: content.proposal, remarks: content.remarks),
+                              version: try saved!.decode(Int.self, 0), updatedAt: try saved!.decode(Date.self, 1)))
         }
         let view = try FormView.make(ctx.db, r, saved)
         return try JSONOutput.resource(view, version: saved.version)

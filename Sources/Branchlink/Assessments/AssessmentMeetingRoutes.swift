@@ -67,6 +67,16 @@ enum AssessmentMeetingRoutes {
 
     /// The meeting, with its member list only when `withMembers`.
     static func fetch(_ db: Connection, _ id: UUID, withMembers: Bool = false) throws -> AssessmentMeeting? {
+        guard var m = try fetchWithoutMembers(db, id) else { return nil }
+        if withMembers { m.memberIds = try memberIDs(db, id) }
+        return m
+    }
+
+    static func memberIDs(_ db: Connection, _ id: UUID) throws -> [String] {
+        try db.query("SELECT member_id FROM assessment_meeting_members WHERE meeting_id = $1 ORDER BY member_id", id).map { try $0.decode(UUID.self, 0).lower }
+    }
+
+    private static func fetchWithoutMembers(_ db: Connection, _ id: UUID) throws -> AssessmentMeeting? {
         guard let row = try db.queryRow("""
             SELECT id, branch_id, commune_id, held_on, location, notes, front_attendees, created_at, updated_at, version,
                    branch_path::text, commune_path::text,
@@ -77,24 +87,21 @@ enum AssessmentMeetingRoutes {
         let attendees = try db.query("SELECT name, side, title FROM assessment_meeting_attendees WHERE meeting_id = $1 ORDER BY position", id).map {
             AssessmentMeeting.Attendee(name: try $0.decode(String.self, 0), side: try $0.decode(String.self, 1), title: try $0.decode(String?.self, 2))
         }
-        let members = withMembers
-            ? try db.query("SELECT member_id FROM assessment_meeting_members WHERE meeting_id = $1 ORDER BY member_id", id).map { try $0.decode(UUID.self, 0).lower }
-            : []
         return AssessmentMeeting(id: try row.decode(UUID.self, 0), branchId: try row.decode(UUID.self, 1), communeId: try row.decode(UUID.self, 2),
                                  heldOn: try row.decode(PGDate.self, 3), location: try row.decode(String?.self, 4), notes: try row.decode(String?.self, 5),
                                  frontAttendees: try row.decode(Int.self, 6), attendees: attendees, memberCount: try row.decode(Int.self, 12),
-                                 memberIds: members, requestCount: try row.decode(Int.self, 13), createdAt: try row.decode(Date.self, 7),
+                                 memberIds: [], requestCount: try row.decode(Int.self, 13), createdAt: try row.decode(Date.self, 7),
                                  updatedAt: try row.decode(Date.self, 8), version: try row.decode(Int.self, 9),
                                  branchPath: try row.decode(String.self, 10), communePath: try row.decode(String.self, 11))
     }
 
     static func get(_ request: Request, _ ctx: AppContext) throws -> Response {
         let p = try ctx.caller()
-        guard let s = request.parameter("id"), let id = UUID(uuidString: s), let m = try fetch(ctx.db, id) else {
-            throw APIError.notFound("assessment meeting")
-        }
-        let residence = Policy.contains(p, path: m.branchPath) || Policy.contains(p, path: m.communePath)
-        if !residence {
+        let id = try request.pathUUID(notFound: "assessment meeting")
+        guard var meeting = try fetch(ctx.db, id) else { throw APIError.notFound("assessment meeting") }
+        if Policy.contains(p, path: meeting.branchPath) || Policy.contains(p, path: meeting.communePath) {
+            meeting.memberIds = try memberIDs(ctx.db, id)
+        } else {
             // A requesting workplace sees the meeting its (non-confidential, or its own) request was discussed at.
             let sees = try ctx.db.queryRow("""
                 SELECT 1 FROM assessment_requests r JOIN organizations ro ON ro.id = r.requester_org_id
@@ -103,7 +110,6 @@ enum AssessmentMeetingRoutes {
                 """, id, p.orgPath, p.orgID) != nil
             guard sees else { throw APIError.notFound("assessment meeting") }
         }
-        let meeting = residence ? try fetch(ctx.db, id, withMembers: true)! : m
         if let notModified = ETag.notModified(request, version: meeting.version) { return notModified }
         return try JSONOutput.resource(meeting, version: meeting.version)
     }

@@ -30,8 +30,7 @@ enum AssessmentRequestRoutes {
     }
 
     static func pathID(_ request: Request) throws -> UUID {
-        guard let s = request.parameter("id"), let id = UUID(uuidString: s) else { throw APIError.notFound("assessment request") }
-        return id
+        try request.pathUUID(notFound: "assessment request")
     }
 
     // MARK: Create (on demand)

@@ -75,7 +75,7 @@ enum CampaignRoutes {
 
     static func get(_ request: Request, _ ctx: AppContext) throws -> Response {
         let p = try ctx.caller()
-        guard let s = request.parameter("id"), let id = UUID(uuidString: s) else { throw APIError.notFound("assessment campaign") }
+        let id = try request.pathUUID(notFound: "assessment campaign")
         var c = try load(ctx.db, id, for: p)
         // Counts by state move with every request of the campaign, not with the campaign's version:
         // the tag is computed from the body.

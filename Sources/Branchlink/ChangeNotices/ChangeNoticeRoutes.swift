@@ -22,8 +22,7 @@ enum ChangeNoticeRoutes {
     }
 
     static func pathID(_ request: Request) throws -> UUID {
-        guard let s = request.parameter("id"), let id = UUID(uuidString: s) else { throw APIError.notFound("change notice") }
-        return id
+        try request.pathUUID(notFound: "change notice")
     }
 
     static func create(_ request: Request, _ ctx: AppContext) throws -> Response {

@@ -29,8 +29,7 @@ enum IntroductionRoutes {
     }
 
     static func pathID(_ request: Request) throws -> UUID {
-        guard let s = request.parameter("id"), let id = UUID(uuidString: s) else { throw APIError.notFound("introduction") }
-        return id
+        try request.pathUUID(notFound: "introduction")
     }
 
     // MARK: Create

@@ -28,8 +28,7 @@ enum MemberRoutes {
     }
 
     static func pathID(_ request: Request) throws -> UUID {
-        guard let s = request.parameter("id"), let id = UUID(uuidString: s) else { throw APIError.notFound("member") }
-        return id
+        try request.pathUUID(notFound: "member")
     }
 
     // MARK: - Reading the body

@@ -25,8 +25,7 @@ enum OrganizationRoutes {
     }
 
     static func pathID(_ request: Request, _ name: String = "id") throws -> UUID {
-        guard let s = request.parameter(name), let id = UUID(uuidString: s) else { throw APIError.notFound("organization") }
-        return id
+        try request.pathUUID(name, notFound: "organization")
     }
 
     static func create(_ request: Request, _ ctx: AppContext) throws -> Response {

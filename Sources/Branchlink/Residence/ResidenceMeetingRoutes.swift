@@ -20,8 +20,7 @@ enum ResidenceMeetingRoutes {
     static let earliest = PGDate(year: 2000, month: 1, day: 1)!
 
     static func pathID(_ request: Request) throws -> UUID {
-        guard let s = request.parameter("id"), let id = UUID(uuidString: s) else { throw APIError.notFound("residence meeting") }
-        return id
+        try request.pathUUID(notFound: "residence meeting")
     }
 
     static func load(_ db: Connection, _ id: UUID, for p: Principal, withAttendance: Bool = true) throws -> ResidenceMeeting {

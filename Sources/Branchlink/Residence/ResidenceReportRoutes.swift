@@ -24,8 +24,7 @@ enum ResidenceReportRoutes {
     }
 
     static func pathID(_ request: Request) throws -> UUID {
-        guard let s = request.parameter("id"), let id = UUID(uuidString: s) else { throw APIError.notFound("residence report") }
-        return id
+        try request.pathUUID(notFound: "residence report")
     }
 
     // MARK: Send
