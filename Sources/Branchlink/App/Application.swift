@@ -10,6 +10,8 @@ public final class Application: Sendable {
     public let server: HTTPServer<AppContext>
     /// Background generation of large assessment campaigns (nil when `backgroundJobs` is off).
     public let campaignRunner: CampaignRunner?
+    /// Background exports (nil when `backgroundJobs` is off).
+    let exportRunner: ExportRunner?
     /// Who the recent tokens belong to; invalidated by this process's own revocations.
     public let principals: PrincipalCache
 
@@ -19,7 +21,9 @@ public final class Application: Sendable {
         public var rateLimiter = RateLimiter()
         /// Campaigns over more members than this answer 202 and are generated in the background.
         public var campaignSyncLimit = 20_000
-        /// Runs the background jobs (campaign generation) in this process.
+        /// Threads making background exports (0: exports wait for another instance).
+        public var exportWorkers = 1
+        /// Runs the background jobs (campaign generation, exports) in this process.
         public var backgroundJobs = true
         public var principalCache = PrincipalCache()
         public init(database: PostgresConfiguration) { self.database = database }
@@ -53,6 +57,7 @@ public final class Application: Sendable {
         ResidenceMeetingRoutes.register(on: router)
         ResidenceReportRoutes.register(on: router)
         EventFeedRoutes.register(on: router)
+        ExportRoutes.register(on: router)
 
         let gauge = DatabaseGauge()
         let mapper = ErrorMapper()
@@ -61,6 +66,9 @@ public final class Application: Sendable {
         let runner = options.backgroundJobs ? CampaignRunner(database: dbConfig, logger: Logger(label: "branchlink.campaigns")) : nil
         let syncLimit = options.campaignSyncLimit
         let principals = options.principalCache
+        let exports = options.backgroundJobs
+            ? ExportRunner(database: dbConfig, router: router, principals: principals, logger: Logger(label: "branchlink.exports"),
+                           workers: options.exportWorkers) : nil
         let server = HTTPServer(
             config: options.server, router: router,
             afterJob: { $0.afterJob() },
@@ -77,23 +85,26 @@ public final class Application: Sendable {
                 // reconnects later and requests get fast 503s meanwhile.
                 let db = try Connection(configuration: dbConfig, requireConnection: false)
                 return AppContext(index: index, db: db, gauge: gauge, principals: principals, campaignSyncLimit: syncLimit,
-                                  campaignRunner: runner)
+                                  campaignRunner: runner, exportRunner: exports)
             })
         slot.server.withLock { $0 = server }
         self.server = server
         self.campaignRunner = runner
+        self.exportRunner = exports
         self.principals = principals
     }
 
     public func start() throws {
         try server.start()
         campaignRunner?.start()
+        exportRunner?.start()
     }
 
     /// Stops serving (drain) and the background jobs (after the chunk in progress).
     public func shutdown() {
         server.shutdown()
         campaignRunner?.stop()
+        exportRunner?.stop()
     }
     public var port: Int { server.port }
 }

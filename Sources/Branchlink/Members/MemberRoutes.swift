@@ -380,9 +380,9 @@ enum MemberRoutes {
                 orgMissing = true
             }
         }
-        if CSVOutput.wanted(request) {
+        if let format = TableOutput.format(request) {
             let db = SameThread(ctx.db), q = query, empty = orgMissing
-            return CSVOutput.stream(filename: "members", header: Member.csvHeader) { after, limit in
+            return TableOutput.stream(format, filename: "members", header: Member.csvHeader) { after, limit in
                 if empty { return ([], nil) }
                 let (members, next) = try q.fetch(db.value, after: after, limit: limit)
                 return (members.map(\.csvRow), next)
