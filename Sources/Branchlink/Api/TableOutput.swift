@@ -29,24 +29,29 @@ public enum TableOutput {
     /// first) and returns the next rows and the position after them (nil when done).
     public static func stream(_ format: TableFormat, filename: String, header: [String],
                               pages: @escaping @Sendable (_ after: [String]?, _ limit: Int) throws -> (rows: [[String?]], next: [String]?)) -> Response {
-        let body = BodyStream { writer in
+        stream(format, filename: filename, header: header) { emit in
             var after: [String]? = nil
+            repeat {
+                let page = try pages(after, 1000)
+                try emit(page.rows)
+                after = page.next
+            } while after != nil
+        }
+    }
+
+    /// A streamed table whose producer hands over rows as it reads them (`emit`, any number of
+    /// times, in order).
+    public static func stream(_ format: TableFormat, filename: String, header: [String],
+                              produce: @escaping @Sendable (_ emit: ([[String?]]) throws -> Void) throws -> Void) -> Response {
+        let body = BodyStream { writer in
             switch format {
             case .csv:
                 try writer.write([0xEF, 0xBB, 0xBF])
                 try writer.write(CSVOutput.line(header))
-                repeat {
-                    let page = try pages(after, 1000)
-                    for row in page.rows { try writer.write(CSVOutput.line(row)) }
-                    after = page.next
-                } while after != nil
+                try produce { rows in for row in rows { try writer.write(CSVOutput.line(row)) } }
             case .xlsx:
                 let sheet = XLSXWriter(sheetName: filename, header: header) { try writer.write($0) }
-                repeat {
-                    let page = try pages(after, 1000)
-                    for row in page.rows { try sheet.row(row) }
-                    after = page.next
-                } while after != nil
+                try produce { rows in for row in rows { try sheet.row(row) } }
                 try sheet.finish()
             }
         }

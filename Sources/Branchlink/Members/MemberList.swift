@@ -70,6 +70,11 @@ public struct MemberListQuery: Sendable {
     /// the previous page), fetching `limit + 1` rows. The score and the spelling are the last two
     /// selected columns when `ranked`.
     public func sql(after: [String]?, limit: Int) throws -> (sql: String, parameters: [any PostgresEncodable]) {
+        try sql(after: after, limit: Optional(limit))
+    }
+
+    /// The same; `limit` nil (not for name searches) is the whole set in order, for `stream`.
+    func sql(after: [String]?, limit: Int?) throws -> (sql: String, parameters: [any PostgresEncodable]) {
         var conditions = [Policy.memberScopeSQL(alias: "m", param: 1), visibilitySQL]
         var params: [any PostgresEncodable] = [scopePath]
         func bind(_ v: any PostgresEncodable) -> Int { params.append(v); return params.count }
@@ -89,7 +94,7 @@ public struct MemberListQuery: Sendable {
         }
         switch search {
         case .name(let q)?:
-            return try rankedSQL(q, after: after, keyset: keyset, conditions: conditions, params: params, limit: limit)
+            return try rankedSQL(q, after: after, keyset: keyset, conditions: conditions, params: params, limit: limit ?? 500)
         case .card(let card)?:
             conditions.append("m.party_card_number = $\(bind(card))")
         case nil:
@@ -104,7 +109,7 @@ public struct MemberListQuery: Sendable {
         // index), a branch or commune reads its path indexes and sorts the few it finds. UNION
         // removes a member found on both sides. Planned per call (see `fetch`).
         let rest = conditions.dropFirst().joined(separator: " AND ")
-        let order = "ORDER BY m.created_at, m.id LIMIT \(limit + 1)"
+        let order = "ORDER BY m.created_at, m.id" + (limit.map { " LIMIT \($0 + 1)" } ?? "")
         let sql = """
             SELECT * FROM (
                 (SELECT \(Member.columns) FROM members m WHERE m.workplace_path <@ $1::ltree AND \(rest) \(order))
@@ -113,7 +118,7 @@ public struct MemberListQuery: Sendable {
                  WHERE EXISTS (SELECT 1 FROM introductions li WHERE li.member_id = m.id AND li.status IN ('sent', 'received', 'assigned', 'active')
                                AND (li.commune_path <@ $1::ltree OR li.branch_path <@ $1::ltree))
                    AND \(rest) \(order))
-            ) m ORDER BY m.created_at, m.id LIMIT \(limit + 1)
+            ) m \(order)
             """
         return (sql, params)
     }
@@ -176,6 +181,40 @@ public struct MemberListQuery: Sendable {
             WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT \(limit + 1)
             """
         return (sql, params)
+    }
+
+    /// Bounds the one statement of a whole-set stream: a province's set is sorted once (seconds),
+    /// which the per-request statement timeout is not meant for.
+    static let streamStatementTimeout = "300s"
+
+    /// The whole filtered set in order, for CSV/XLSX: one statement through a cursor, so the set
+    /// is read and sorted once in one snapshot and then fetched 1,000 rows at a time. Paging it by
+    /// key instead re-runs the query per page, and a large subtree's last page walks the rest of
+    /// the (created_at, id) index looking for rows that are not there. Name searches page (their
+    /// results are short and ranked).
+    func stream(_ db: Connection, emit: ([Member]) throws -> Void) throws {
+        guard !ranked else {
+            var after: [String]? = nil
+            repeat {
+                let (members, next) = try fetch(db, after: after, limit: 1000)
+                try emit(members)
+                after = next
+            } while after != nil
+            return
+        }
+        let (sql, params) = try sql(after: nil, limit: nil)
+        try db.transaction(readOnly: true) { db in
+            _ = try db.queryUnprepared("SET LOCAL jit = off")
+            _ = try db.queryUnprepared("SET LOCAL cursor_tuple_fraction = 1")
+            _ = try db.queryUnprepared("SET LOCAL statement_timeout = '\(Self.streamStatementTimeout)'")
+            _ = try db.queryUnprepared("DECLARE member_stream NO SCROLL CURSOR FOR " + sql, parameters: params)
+            while true {
+                let rows = try db.queryUnprepared("FETCH 1000 FROM member_stream")
+                try emit(try rows.map(Member.init(row:)))
+                if rows.count < 1000 { break }
+            }
+            _ = try db.queryUnprepared("CLOSE member_stream")
+        }
     }
 
     static let badCursor = APIError(status: 400, code: "invalid_cursor", detail: "The cursor is not one this list issued.")
