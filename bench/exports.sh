@@ -38,7 +38,7 @@ check() { if eval "$2"; then log "  ok: $1"; else log "  FAIL: $1"; FAIL=1; fi; 
 
 # ---------------------------------------------------------------- direct (streamed) downloads
 fetch() { # accept file -> "seconds bytes"
-  curl -sS -o "$2" -w '%{time_total} %{size_download} %{http_code}' "${AUTH[@]}" -H "Accept: $1" "$BASE/v1/members"
+  curl -sS -o "$2" -w '%{time_total} %{size_download} %{http_code}\n' "${AUTH[@]}" -H "Accept: $1" "$BASE/v1/members"
 }
 read -r CSV_S CSV_BYTES CSV_CODE < <(fetch text/csv "$BL_TMP/members.csv")
 log "GET /v1/members as CSV: ${CSV_S}s, $CSV_BYTES bytes, HTTP $CSV_CODE"
@@ -61,7 +61,7 @@ while [[ "$STATUS" == queued || "$STATUS" == running ]]; do
 done
 ASYNC_S=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 log "POST /v1/exports (xlsx) -> $STATUS after ${ASYNC_S}s (polled every 0.5 s)"
-read -r DL_S DL_BYTES < <(curl -sS -D "$BL_TMP/file.headers" -o "$BL_TMP/export.xlsx" -w '%{time_total} %{size_download}' "${AUTH[@]}" "$BASE$LOCATION/file")
+read -r DL_S DL_BYTES < <(curl -sS -D "$BL_TMP/file.headers" -o "$BL_TMP/export.xlsx" -w '%{time_total} %{size_download}\n' "${AUTH[@]}" "$BASE$LOCATION/file")
 log "download: ${DL_S}s, $DL_BYTES bytes"
 SHA_HEADER=$(awk 'tolower($1) == "x-content-sha256:" { print $2 }' "$BL_TMP/file.headers" | tr -d '\r')
 check "status done" "[[ $STATUS == done ]]"

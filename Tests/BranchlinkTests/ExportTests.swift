@@ -36,10 +36,16 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(try Workbook(report.content).sheets[0].first, ["org_id", "year", "purpose", "status", "requests", "overdue", "confidential"])
     }
 
+    func testCSVLinesQuoteAndDisarmFormulas() {
+        XCTAssertEqual(CSVOutput.line(["a", nil, "", "b,c", "say \"hi\"", "=SUM(A1)", "-5", "x\ny", "Đức"]),
+                       "a,,,\"b,c\",\"say \"\"hi\"\"\",'=SUM(A1),'-5,\"x\ny\",Đức\r\n")
+        XCTAssertEqual(CSVOutput.line(["+1,2"]), "\"'+1,2\"\r\n", "the apostrophe goes inside the quotes")
+    }
+
     func testXLSXSplitsSheetsAtTheRowLimitAndKeepsCodesAsText() throws {
         var bytes: [UInt8] = []
         let w = XLSXWriter(sheetName: "a:b/c[d]", header: ["code", "n", "note"], maxRowsPerSheet: 3) { bytes += $0 }
-        for i in 0..<5 { try w.row(["00\(i)", String(i * 1000), i == 2 ? nil : " x\u{1}y "]) }
+        for i in 0..<5 { try w.row(["00\(i)", String(i * 1000), i == 2 ? nil : " x\u{1}\u{FFFF}y "]) }
         try w.finish()
         let book = try Workbook(bytes)
         XCTAssertEqual(book.names, ["abcd", "abcd (2)", "abcd (3)"])

@@ -48,7 +48,12 @@ public enum TableOutput {
             case .csv:
                 try writer.write([0xEF, 0xBB, 0xBF])
                 try writer.write(CSVOutput.line(header))
-                try produce { rows in for row in rows { try writer.write(CSVOutput.line(row)) } }
+                var bytes: [UInt8] = []
+                try produce { rows in
+                    bytes.removeAll(keepingCapacity: true)
+                    for row in rows { CSVOutput.append(row, to: &bytes) }
+                    try writer.write(bytes)
+                }
             case .xlsx:
                 let sheet = XLSXWriter(sheetName: filename, header: header) { try writer.write($0) }
                 try produce { rows in for row in rows { try sheet.row(row) } }
@@ -72,16 +77,35 @@ extension TableOutput {
 
 public enum CSVOutput {
     /// One CSV line (RFC 4180): quoted when needed; cells that a spreadsheet would run as a
-    /// formula (=, +, -, @ first) are prefixed with an apostrophe.
+    /// formula (=, +, -, @, tab or CR first) are prefixed with an apostrophe.
     public static func line(_ fields: [String?]) -> String {
-        fields.map { field in
-            guard var f = field else { return "" }
-            if let first = f.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { f = "'" + f }
-            if f.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
-                return "\"" + f.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        var out: [UInt8] = []
+        append(fields, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The same line appended as bytes: exports write hundreds of thousands of them.
+    public static func append(_ fields: [String?], to out: inout [UInt8]) {
+        for (i, field) in fields.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            guard let field else { continue }
+            let utf8 = field.utf8
+            let formula = utf8.first.map { $0 == 0x3D || $0 == 0x2B || $0 == 0x2D || $0 == 0x40 || $0 == 0x09 || $0 == 0x0D } ?? false
+            let quote = utf8.contains { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }
+            if quote { out.append(0x22) }
+            if formula { out.append(UInt8(ascii: "'")) }
+            if quote {
+                for b in utf8 {
+                    out.append(b)
+                    if b == 0x22 { out.append(0x22) }
+                }
+                out.append(0x22)
+            } else {
+                out.append(contentsOf: utf8)
             }
-            return f
-        }.joined(separator: ",") + "\r\n"
+        }
+        out.append(0x0D)
+        out.append(0x0A)
     }
 }
 

@@ -84,11 +84,14 @@ final class XLSXWriter {
                 continue
             }
             if style == nil, Self.isWholeNumber(cell) {
-                line.append(contentsOf: "<c><v>\(cell)</v></c>".utf8)
+                line.append(contentsOf: "<c><v>".utf8)
+                line.append(contentsOf: cell.utf8)
+                line.append(contentsOf: "</v></c>".utf8)
             } else {
-                let preserve = cell.first == " " || cell.last == " " || cell.contains("\n")
+                let utf8 = cell.utf8
+                let preserve = utf8.first == 0x20 || utf8.last == 0x20 || utf8.contains(0x0A)
                 line.append(contentsOf: #"<c t="inlineStr"\#(s)><is><t\#(preserve ? #" xml:space="preserve""# : "")>"#.utf8)
-                line.append(contentsOf: Self.escape(cell).utf8)
+                Self.appendEscaped(utf8, to: &line)
                 line.append(contentsOf: "</t></is></c>".utf8)
             }
         }
@@ -108,21 +111,36 @@ final class XLSXWriter {
     /// XML text: markup characters escaped, characters XML 1.0 cannot carry (C0 controls other than
     /// tab and newlines, U+FFFE/U+FFFF) dropped.
     static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "\t", "\n", "\r": out.unicodeScalars.append(scalar)
-            default:
-                if scalar.value < 0x20 || scalar.value == 0xFFFE || scalar.value == 0xFFFF { continue }
-                out.unicodeScalars.append(scalar)
+        var out: [UInt8] = []
+        appendEscaped(s.utf8, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendEscaped(_ utf8: String.UTF8View, to out: inout [UInt8]) {
+        var it = utf8.makeIterator()
+        var pending: [UInt8] = []
+        while let b = it.next() {
+            switch b {
+            case 0x26: out.append(contentsOf: "&amp;".utf8)
+            case 0x3C: out.append(contentsOf: "&lt;".utf8)
+            case 0x3E: out.append(contentsOf: "&gt;".utf8)
+            case 0x22: out.append(contentsOf: "&quot;".utf8)
+            case 0x09, 0x0A, 0x0D: out.append(b)
+            case 0..<0x20: continue
+            case 0xEF:
+                // U+FFFE and U+FFFF are EF BF BE and EF BF BF.
+                pending = [b]
+                if let b2 = it.next() {
+                    pending.append(b2)
+                    if let b3 = it.next() {
+                        pending.append(b3)
+                        if b2 == 0xBF && (b3 == 0xBE || b3 == 0xBF) { continue }
+                    }
+                }
+                out.append(contentsOf: pending)
+            default: out.append(b)
             }
         }
-        return out
     }
 
     /// Sheet names: at most 31 characters, none of `[]:*?/\`.

@@ -106,18 +106,18 @@ public struct MemberListQuery: Sendable {
         // first page on 5.5 M members) or, with the (created_at, id) index, walked it for a branch
         // of 40 members. As two branches, each ordered and limited, each gets its own plan: a
         // province walks members_created_order (the link checked per member by its unique live
-        // index), a branch or commune reads its path indexes and sorts the few it finds. UNION
-        // removes a member found on both sides. Planned per call (see `fetch`).
+        // index), a branch or commune reads its path indexes and sorts the few it finds. A member
+        // on both sides comes from the first branch only. Planned per call (see `fetch`).
         let rest = conditions.dropFirst().joined(separator: " AND ")
         let order = "ORDER BY m.created_at, m.id" + (limit.map { " LIMIT \($0 + 1)" } ?? "")
         let sql = """
             SELECT * FROM (
                 (SELECT \(Member.columns) FROM members m WHERE m.workplace_path <@ $1::ltree AND \(rest) \(order))
-                UNION
+                UNION ALL
                 (SELECT \(Member.columns) FROM members m
                  WHERE EXISTS (SELECT 1 FROM introductions li WHERE li.member_id = m.id AND li.status IN ('sent', 'received', 'assigned', 'active')
                                AND (li.commune_path <@ $1::ltree OR li.branch_path <@ $1::ltree))
-                   AND \(rest) \(order))
+                   AND NOT m.workplace_path <@ $1::ltree AND \(rest) \(order))
             ) m \(order)
             """
         return (sql, params)
@@ -206,6 +206,7 @@ public struct MemberListQuery: Sendable {
         try db.transaction(readOnly: true) { db in
             _ = try db.queryUnprepared("SET LOCAL jit = off")
             _ = try db.queryUnprepared("SET LOCAL cursor_tuple_fraction = 1")
+            _ = try db.queryUnprepared("SET LOCAL work_mem = '128MB'")  // a province's rows sort in memory
             _ = try db.queryUnprepared("SET LOCAL statement_timeout = '\(Self.streamStatementTimeout)'")
             _ = try db.queryUnprepared("DECLARE member_stream NO SCROLL CURSOR FOR " + sql, parameters: params)
             while true {
