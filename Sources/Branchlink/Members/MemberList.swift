@@ -102,24 +102,33 @@ public struct MemberListQuery: Sendable {
         }
         if let k = keyset { conditions.append("(m.created_at, m.id) > ($\(k.created)::text::timestamptz, $\(k.id))") }
         // The scope is "works in the subtree OR has a live link into it". Written as that OR the
-        // planner cannot estimate it: it tested the link of every member (50 s for a province's
-        // first page on 5.5 M members) or, with the (created_at, id) index, walked it for a branch
-        // of 40 members. As two branches, each ordered and limited, each gets its own plan: a
-        // province walks members_created_order (the link checked per member by its unique live
-        // index), a branch or commune reads its path indexes and sorts the few it finds. A member
-        // on both sides comes from the first branch only. Planned per call (see `fetch`).
+        // planner can estimate neither side: it tested the link of every member (50 s for a
+        // province's first page on 5.5 M members). So each side is its own ordered, limited branch:
+        // - the workplace side walks members in (created_at, id) order: for a province (or
+        //   anything below one) within the province's range of members_province_order, so the
+        //   walk ends where the province's members end instead of running on through the others';
+        //   a small subtree reads its path index and sorts the few it finds;
+        // - the residence side starts from the live links into the subtree (members working
+        //   elsewhere), and is sorted, never walked: walking members to find the few that match
+        //   read the whole index. The root has no residence side (everyone works under it).
         let rest = conditions.dropFirst().joined(separator: " AND ")
-        let order = "ORDER BY m.created_at, m.id" + (limit.map { " LIMIT \($0 + 1)" } ?? "")
-        let sql = """
-            SELECT * FROM (
-                (SELECT \(Member.columns) FROM members m WHERE m.workplace_path <@ $1::ltree AND \(rest) \(order))
-                UNION ALL
-                (SELECT \(Member.columns) FROM members m
-                 WHERE EXISTS (SELECT 1 FROM introductions li WHERE li.member_id = m.id AND li.status IN ('sent', 'received', 'assigned', 'active')
-                               AND (li.commune_path <@ $1::ltree OR li.branch_path <@ $1::ltree))
-                   AND NOT m.workplace_path <@ $1::ltree AND \(rest) \(order))
-            ) m \(order)
-            """
+        let limitClause = limit.map { " LIMIT \($0 + 1)" } ?? ""
+        let depth = scopePath.split(separator: ".").count
+        var sql = "(SELECT \(Member.columns) FROM members m WHERE m.workplace_path <@ $1::ltree"
+            + (depth >= 2 ? " AND subpath(m.workplace_path, 0, least(2, nlevel(m.workplace_path))) = subpath($1::ltree, 0, 2)" : "")
+            + " AND \(rest) ORDER BY m.created_at, m.id\(limitClause))"
+        if depth >= 2 {
+            sql = """
+                SELECT * FROM (
+                    \(sql)
+                    UNION ALL
+                    (SELECT \(Member.columns) FROM introductions li JOIN members m ON m.id = li.member_id
+                     WHERE li.status IN ('sent', 'received', 'assigned', 'active') AND (li.commune_path <@ $1::ltree OR li.branch_path <@ $1::ltree)
+                       AND NOT m.workplace_path <@ $1::ltree AND \(rest)
+                     ORDER BY m.created_at + interval '0 s', m.id\(limitClause))
+                ) m ORDER BY m.created_at, m.id\(limitClause)
+                """
+        }
         return (sql, params)
     }
 
