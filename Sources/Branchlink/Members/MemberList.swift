@@ -108,9 +108,10 @@ public struct MemberListQuery: Sendable {
         //   anything below one) within the province's range of members_province_order, so the
         //   walk ends where the province's members end instead of running on through the others';
         //   a small subtree reads its path index and sorts the few it finds;
-        // - the residence side starts from the live links into the subtree (members working
-        //   elsewhere), and is sorted, never walked: walking members to find the few that match
-        //   read the whole index. The root has no residence side (everyone works under it).
+        // - the residence side starts from the live links into the subtree of members working
+        //   elsewhere (for a province, its boundary-crossing links in member_links), and is sorted,
+        //   never walked: walking members to find the few that match read the whole index. The
+        //   root has no residence side (everyone works under it).
         let rest = conditions.dropFirst().joined(separator: " AND ")
         let limitClause = limit.map { " LIMIT \($0 + 1)" } ?? ""
         let depth = scopePath.split(separator: ".").count
@@ -118,14 +119,26 @@ public struct MemberListQuery: Sendable {
             + (depth >= 2 ? " AND subpath(m.workplace_path, 0, least(2, nlevel(m.workplace_path))) = subpath($1::ltree, 0, 2)" : "")
             + " AND \(rest) ORDER BY m.created_at, m.id\(limitClause))"
         if depth >= 2 {
+            // A province's residents who work elsewhere cross its boundary: read from the partial
+            // index of such links (member_links, migration 0015), not from its ~150,000 links.
+            let residence = depth == 2
+                ? """
+                    SELECT \(Member.columns) FROM members m
+                    WHERE m.id IN (SELECT ml.member_id FROM member_links ml
+                                   WHERE subpath(ml.link_path, 0, least(2, nlevel(ml.link_path))) <> subpath(ml.workplace_path, 0, least(2, nlevel(ml.workplace_path)))
+                                     AND ml.link_path <@ $1::ltree AND NOT ml.workplace_path <@ $1::ltree)
+                      AND \(rest)
+                    """
+                : """
+                    SELECT \(Member.columns) FROM introductions li JOIN members m ON m.id = li.member_id
+                    WHERE li.status IN ('sent', 'received', 'assigned', 'active') AND (li.commune_path <@ $1::ltree OR li.branch_path <@ $1::ltree)
+                      AND NOT m.workplace_path <@ $1::ltree AND \(rest)
+                    """
             sql = """
                 SELECT * FROM (
                     \(sql)
                     UNION ALL
-                    (SELECT \(Member.columns) FROM introductions li JOIN members m ON m.id = li.member_id
-                     WHERE li.status IN ('sent', 'received', 'assigned', 'active') AND (li.commune_path <@ $1::ltree OR li.branch_path <@ $1::ltree)
-                       AND NOT m.workplace_path <@ $1::ltree AND \(rest)
-                     ORDER BY m.created_at + interval '0 s', m.id\(limitClause))
+                    (\(residence) ORDER BY m.created_at + interval '0 s', m.id\(limitClause))
                 ) m ORDER BY m.created_at, m.id\(limitClause)
                 """
         }
