@@ -53,6 +53,8 @@ public final class Application: Sendable {
         ResidenceMeetingRoutes.register(on: router)
         ResidenceReportRoutes.register(on: router)
         EventFeedRoutes.register(on: router)
+        CoverageReport.register(on: router)
+        OverdueReport.register(on: router)
 
         let gauge = DatabaseGauge()
         let mapper = ErrorMapper()
