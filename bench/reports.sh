@@ -48,7 +48,7 @@ log "data: $(psql -X -tA "$SCALE_CONN" -c "SELECT format('~%s members, ~%s intro
 
 read -r ROOT_ID ROOT_CODE < <(psql -X -tA -F ' ' "$SCALE_CONN" -c "SELECT id, code FROM organizations WHERE parent_id IS NULL") || true
 if [[ -n "${PROVINCE:-}" ]]; then
-  read -r PROV_ID PROV_CODE < <(psql -X -tA -F ' ' "$SCALE_CONN" -v c="$PROVINCE" -c "SELECT id, code FROM organizations WHERE code = :'c'") || true
+  read -r PROV_ID PROV_CODE < <(psql -X -tA -F ' ' "$SCALE_CONN" -v c="$PROVINCE" <<<"SELECT id, code FROM organizations WHERE code = :'c'") || true
 else
   read -r PROV_ID PROV_CODE < <(psql -X -tA -F ' ' "$SCALE_CONN" -c "SELECT id, code FROM organizations WHERE kind = 'province' ORDER BY code LIMIT 1") || true
 fi

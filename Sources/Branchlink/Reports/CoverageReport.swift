@@ -62,12 +62,24 @@ enum CoverageReport {
                 return (rows.map { $0.csv(residenceCaller: residence) }, nil)
             }
         }
-        let json: [String: Any] = [
-            "org_id": orgID.lower, "year": year, "group_by": side.rawValue, "as_of": report.today.description,
-            "total": report.total.json(residenceCaller: p.isResidenceSide),
-            "rows": report.rows.map { $0.json(residenceCaller: p.isResidenceSide) },
-        ]
-        let body = Array(try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]))
+        var out = JSONBytes(capacity: 1024 * (report.rows.count + 1))
+        out.raw("{\"org_id\":")
+        out.uuid(orgID)
+        out.raw(",\"year\":")
+        out.int(year)
+        out.raw(",\"group_by\":")
+        out.string(side.rawValue)
+        out.raw(",\"as_of\":")
+        out.date(report.today)
+        out.raw(",\"total\":")
+        report.total.write(&out, residenceCaller: p.isResidenceSide)
+        out.raw(",\"rows\":[")
+        for (i, row) in report.rows.enumerated() {
+            if i > 0 { out.raw(",") }
+            row.write(&out, residenceCaller: p.isResidenceSide)
+        }
+        out.raw("]}")
+        let body = out.bytes
         let tag = ETag.content(body)
         if ETag.notModified(request, tag: tag) { return Response(status: 304, headers: ["etag": tag]) }
         return Response(status: 200, headers: ["content-type": "application/json", "etag": tag], body: body)
@@ -107,6 +119,9 @@ enum CoverageReport {
             // than it saves at this size).
             try db.execute("SET LOCAL work_mem = '64MB'")
             try db.execute("SET LOCAL jit = off")
+            // A country-wide report reads every member and exchange (seconds, bench/reports.sh):
+            // more than the per-request statement timeout allows, and still bounded.
+            if target.isRoot || target.org.kind == "province" { try db.execute("SET LOCAL statement_timeout = '30s'") }
             return try db.queryUnprepared(sql, parameters: [target.org.path, year]).map(Row.init)
         }
         for r in result {
