@@ -20,7 +20,7 @@ import Postgres
 /// listed (their drill-down lists hide them from ancestors).
 ///
 /// Computed on each call from the tables: aggregates first group by organization id over covering
-/// indexes (migration 0013), then map organizations to rows (bench/reports.sh for the figures).
+/// indexes (migration 0009), then map organizations to rows (bench/reports.sh for the figures).
 enum CoverageReport {
     static func register(on router: Router<AppContext>) {
         router.get("/v1/reports/coverage", coverage)
