@@ -58,6 +58,8 @@ public final class Application: Sendable {
         ResidenceReportRoutes.register(on: router)
         EventFeedRoutes.register(on: router)
         ExportRoutes.register(on: router)
+        CoverageReport.register(on: router)
+        OverdueReport.register(on: router)
 
         let gauge = DatabaseGauge()
         let mapper = ErrorMapper()
