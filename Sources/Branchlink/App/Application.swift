@@ -10,6 +10,8 @@ public final class Application: Sendable {
     public let server: HTTPServer<AppContext>
     /// Background generation of large assessment campaigns (nil when `backgroundJobs` is off).
     public let campaignRunner: CampaignRunner?
+    /// Periodic tasks: reminders, escalations (nil when `backgroundJobs` is off).
+    public let scheduler: Scheduler?
     /// Who the recent tokens belong to; invalidated by this process's own revocations.
     public let principals: PrincipalCache
 
@@ -22,6 +24,10 @@ public final class Application: Sendable {
         /// Runs the background jobs (campaign generation) in this process.
         public var backgroundJobs = true
         public var principalCache = PrincipalCache()
+        /// Seconds between scheduler ticks (reminders, escalations).
+        public var schedulerInterval: Double = 60
+        /// The scheduler's periodic tasks.
+        public var schedulerTasks: [any ScheduledTask] = Scheduler.standardTasks()
         public init(database: PostgresConfiguration) { self.database = database }
     }
 
@@ -53,6 +59,7 @@ public final class Application: Sendable {
         ResidenceMeetingRoutes.register(on: router)
         ResidenceReportRoutes.register(on: router)
         EventFeedRoutes.register(on: router)
+        EscalationRoutes.register(on: router)
 
         let gauge = DatabaseGauge()
         let mapper = ErrorMapper()
@@ -82,18 +89,24 @@ public final class Application: Sendable {
         slot.server.withLock { $0 = server }
         self.server = server
         self.campaignRunner = runner
+        self.scheduler = options.backgroundJobs
+            ? Scheduler(database: dbConfig, logger: Logger(label: "branchlink.scheduler"), interval: options.schedulerInterval,
+                        tasks: options.schedulerTasks)
+            : nil
         self.principals = principals
     }
 
     public func start() throws {
         try server.start()
         campaignRunner?.start()
+        scheduler?.start()
     }
 
     /// Stops serving (drain) and the background jobs (after the chunk in progress).
     public func shutdown() {
         server.shutdown()
         campaignRunner?.stop()
+        scheduler?.stop()
     }
     public var port: Int { server.port }
 }
