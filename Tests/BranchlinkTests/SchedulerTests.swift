@@ -188,6 +188,34 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(try db.queryRow("SELECT count(*)::int FROM events")!.decode(Int.self, 0), before)
     }
 
+    /// Overdue and escalation windows are swept once a day, and again after `resweepSeconds`: a due
+    /// date set in the past during the day is reminded at the next re-sweep; a new wait due soon is
+    /// reminded at the next tick.
+    func testOverdueWindowsAreResweptAfterTheIntervalAndDueSoonAtOnce() throws {
+        let f = try ExchangeFixture(members: 2) { $0.backgroundJobs = false }
+        defer { f.stop() }
+        let today = ReminderRule.today(Date())
+        let midnight = Double((today.daysSince2000 + 10_957) * 86_400 - 7 * 3_600)
+        let tasks: [any ScheduledTask] = [ReminderTask(resweepSeconds: 3_600)]
+        func tick(_ hours: Double) -> Scheduler.TickReport {
+            Scheduler.tick(db: f.db, now: Date(timeIntervalSince1970: midnight + hours * 3_600), tasks: tasks)
+        }
+        func sent(_ id: String) throws -> [String] {
+            try f.db.query("SELECT reminder FROM reminders WHERE item_id = $1::text::uuid ORDER BY reminder", id).map { try $0.decode(String.self, 0) }
+        }
+        XCTAssertEqual(tick(10).errors, [:])
+        let late = try insertIntroduction(f.db, f, member: f.members[0], number: 1, status: "sent", awaiting: f.orgs["C1"]!,
+                                          due: today.adding(days: -1).description)
+        let soon = try insertIntroduction(f.db, f, member: f.members[1], number: 2, status: "sent", awaiting: f.orgs["C1"]!,
+                                          due: today.adding(days: 1).description)
+        XCTAssertEqual(tick(10.5).done["reminders"], 1)
+        XCTAssertEqual(try sent(soon), ["due_soon"])
+        XCTAssertEqual(try sent(late), [], "the overdue window was swept 30 minutes ago")
+        XCTAssertEqual(tick(11).done["reminders"], 1)
+        XCTAssertEqual(try sent(late), ["overdue"])
+        XCTAssertEqual(tick(11.5).done["reminders"], 0)
+    }
+
     // MARK: The served application
 
     /// The scheduler thread of a running application sends reminders with no request at all.
@@ -261,7 +289,7 @@ final class SchedulerTests: XCTestCase {
         try db.execute("DROP INDEX assessment_requests_due")
         let withoutIndex = try insert(n)
         try db.execute("DELETE FROM assessment_requests WHERE id IN (SELECT id FROM assessment_requests ORDER BY created_at DESC, id LIMIT $1::int)", n)
-        try db.execute("CREATE INDEX assessment_requests_due ON assessment_requests (due_on) WHERE awaiting_org_id IS NOT NULL")
+        try db.execute("CREATE INDEX assessment_requests_due ON assessment_requests (due_on, id) WHERE awaiting_org_id IS NOT NULL")
         try db.execute("VACUUM ANALYZE assessment_requests")
 
         let task = ReminderTask(batchSize: 500, maxPagesPerRun: 100_000)

@@ -18,11 +18,18 @@ public struct ReminderTask: ScheduledTask {
     /// Pages per (table, kind) in one run: bounds a tick; what remains is found by the next one.
     public var maxPagesPerRun: Int
     public var lookbackDays: Int
+    /// A complete pass over an overdue or escalation window is repeated when the day changes, or
+    /// after this many seconds the same day (for due dates set in the past, or a policy lowered,
+    /// during the day). `due_soon` windows (a few days of due dates) are walked on every run, since
+    /// a new wait may be due within them at once.
+    public var resweepSeconds: Double
 
-    public init(batchSize: Int = 500, maxPagesPerRun: Int = 200, lookbackDays: Int = ReminderPolicy.defaultLookbackDays) {
+    public init(batchSize: Int = 500, maxPagesPerRun: Int = 200, lookbackDays: Int = ReminderPolicy.defaultLookbackDays,
+                resweepSeconds: Double = 3600) {
         self.batchSize = max(1, batchSize)
         self.maxPagesPerRun = max(1, maxPagesPerRun)
         self.lookbackDays = max(1, lookbackDays)
+        self.resweepSeconds = resweepSeconds
     }
 
     public func runOnce(db: Connection, now: Date) throws -> Int {
@@ -42,15 +49,28 @@ public struct ReminderTask: ScheduledTask {
                 case .escalation: window = (today.adding(days: -lookbackDays), today.adding(days: -minEscalate))
                 }
                 guard window.0 <= window.1 else { continue }
-                sent += try run(db, source, kind, today: today, window: window)
+                let task = "reminders:\(source.kind):\(kind.rawValue)"
+                if kind != .dueSoon, let swept = try db.queryRow("SELECT swept_on::text, swept_at FROM scheduler_sweeps WHERE task = $1", task),
+                   try swept.decode(String.self, 0) == today.description,
+                   now.timeIntervalSince(try swept.decode(Date.self, 1)) < resweepSeconds { continue }
+                let (count, complete) = try run(db, source, kind, today: today, window: window)
+                sent += count
+                if complete, kind != .dueSoon {
+                    try db.execute("""
+                        INSERT INTO scheduler_sweeps (task, swept_on, swept_at) VALUES ($1, $2::text::date, $3::text::timestamptz)
+                        ON CONFLICT (task) DO UPDATE SET swept_on = EXCLUDED.swept_on, swept_at = EXCLUDED.swept_at
+                        """, task, today.description, Timestamp.rfc3339(now))
+                }
             }
         }
         return sent
     }
 
-    /// Pages through one window. Returns the reminders sent; stops early when another instance holds
-    /// the (table, kind) lock (it is doing this very work).
-    func run(_ db: Connection, _ source: WaitingSource, _ kind: ReminderKind, today: PGDate, window: (PGDate, PGDate)) throws -> Int {
+    /// Pages through one window. Returns the reminders sent and whether the pass went through the
+    /// whole window; stops early when another instance holds the (table, kind) lock (it is doing
+    /// this very work, and records the pass) or after `maxPagesPerRun` pages.
+    func run(_ db: Connection, _ source: WaitingSource, _ kind: ReminderKind, today: PGDate,
+             window: (PGDate, PGDate)) throws -> (sent: Int, complete: Bool) {
         let sql = Self.statement(source, kind, batchSize: batchSize)
         var cursor = (window.0.description, UUID(uuidString: "00000000-0000-0000-0000-000000000000")!)
         var sent = 0
@@ -63,12 +83,12 @@ public struct ReminderTask: ScheduledTask {
                 let last = count == 0 ? nil : (try r.decode(String.self, 1), try r.decode(UUID.self, 2))
                 return (count, last, try r.decode(Int.self, 3))
             }
-            guard let page else { break }
+            guard let page else { return (sent, false) }
             sent += page.sent
-            guard let last = page.last, page.count == batchSize else { break }
+            guard let last = page.last, page.count == batchSize else { return (sent, true) }
             cursor = last
         }
-        return sent
+        return (sent, false)
     }
 
     /// The page statement of one (table, kind): $1 today, $2 the window's last due date, ($3, $4)
