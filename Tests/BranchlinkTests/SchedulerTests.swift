@@ -34,6 +34,19 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(ReminderRule.today(Date(timeIntervalSince1970: 1_800_000_000 + 9 * 3600)).description, "2027-01-16")
     }
 
+    func testEscalationAcknowledgeRuleTable() {
+        let cases: [(String, Bool, Result<String, TransitionRefusal>)] = [
+            ("open", true, .success("acknowledged")),
+            ("acknowledged", true, .failure(.invalidState(current: "acknowledged"))),
+            ("resolved", true, .failure(.invalidState(current: "resolved"))),
+            ("open", false, .failure(.wrongSide(required: .other))),
+            ("resolved", false, .failure(.wrongSide(required: .other))),
+        ]
+        for (status, byParent, expected) in cases {
+            XCTAssertEqual(EscalationStateMachine.acknowledge(status, byParent: byParent), expected, "\(status) \(byParent)")
+        }
+    }
+
     // MARK: A simulated month, two instances
 
     /// Items in several waiting steps, some answered, sent back, moved or cancelled mid-month; two

@@ -7,6 +7,18 @@ import Postgres
 /// accounts acknowledge it (it leaves their inbox; the item itself still waits on the child); the
 /// scheduler resolves it when the item stops waiting in that step. Visible to the parent's subtree
 /// (which holds the organization waited on) and its ancestors; only the parent acts on it.
+/// Pure rule of an escalation (table-tested in SchedulerTests).
+public enum EscalationStateMachine {
+    /// Only the parent organization's own officers and admins acknowledge, and only an open
+    /// escalation (`resolved` and `acknowledged` are final). The side is checked first, like the
+    /// exchanges' actions: someone who may never acknowledge learns nothing about the state.
+    public static func acknowledge(_ status: String, byParent: Bool) -> Result<String, TransitionRefusal> {
+        guard byParent else { return .failure(.wrongSide(required: .other)) }
+        guard status == "open" else { return .failure(.invalidState(current: status)) }
+        return .success("acknowledged")
+    }
+}
+
 enum EscalationRoutes {
     static func register(on router: Router<AppContext>) {
         router.get("/v1/escalations/{id}", get)
@@ -72,14 +84,6 @@ enum EscalationRoutes {
         return JSONOutput.resource(json: try e.json(), version: e.version)
     }
 
-    /// Pure rule (table-tested): only the parent organization's own officers and admins acknowledge,
-    /// and only an open escalation. The side is checked first, like the exchanges' actions.
-    static func acknowledgeRule(status: String, isParentActor: Bool) -> Result<String, TransitionRefusal> {
-        guard isParentActor else { return .failure(.wrongSide(required: .other)) }
-        guard status == "open" else { return .failure(.invalidState(current: status)) }
-        return .success("acknowledged")
-    }
-
     static func acknowledge(_ request: Request, _ ctx: AppContext) throws -> Response {
         let p = try ctx.caller()
         try Policy.require(p, .act)
@@ -89,7 +93,7 @@ enum EscalationRoutes {
         try input.finish()
         let e = try ctx.db.transaction { db -> Escalation in
             let e = try load(db, id, for: p, forUpdate: true)
-            if case .failure(let refusal) = acknowledgeRule(status: e.status, isParentActor: p.orgID == e.escalatedToOrgID) {
+            if case .failure(let refusal) = EscalationStateMachine.acknowledge(e.status, byParent: p.orgID == e.escalatedToOrgID && p.role != .viewer) {
                 if case .wrongSide = refusal {
                     throw APIError(status: 403, code: "not_your_action",
                                    detail: "Only the organization the item was escalated to acknowledges the escalation.")
