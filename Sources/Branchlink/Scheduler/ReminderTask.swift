@@ -6,8 +6,8 @@ import Postgres
 ///
 /// For each waiting table and reminder kind it walks the window of due dates where that reminder can
 /// be due (`due_soon`: today … today + the largest `due_soon_days` of any policy; `overdue` and
-/// `escalation`: back to the look-back) on the partial `(due_on)` index, in pages of `batchSize`
-/// steps not yet reminded (anti-join on the reminders' primary key). One statement per page, in its
+/// `escalation`: back to the look-back) on the partial `(due_on, id)` index, in keyset pages of
+/// `batchSize` steps not yet reminded (a probe of the reminders' primary key per step). One statement per page, in its
 /// own transaction: it inserts the reminders (ON CONFLICT DO NOTHING) and appends an event — and for
 /// an escalation the escalation record and its event — only for the rows it inserted. Pages are
 /// claimed with a transaction-level advisory lock per (table, reminder kind): instances that find it
@@ -85,8 +85,8 @@ public struct ReminderTask: ScheduledTask {
                     SELECT pg_try_advisory_xact_lock(2110, hashtext($1)), set_config('enable_seqscan', 'off', true),
                            set_config('enable_bitmapscan', 'off', true), set_config('jit', 'off', true)
                     """, "reminders:\(source.kind):\(kind.rawValue)")!.decode(Bool.self, 0) else { return nil }
-                // Unprepared: planned for these dates every time. A cached generic plan cannot see the
-                // window and the cursor, and walked far more than a page (seconds per page, measured).
+                // Unprepared: planned for this window and cursor every time, never a cached generic plan
+                // that cannot see how narrow they are.
                 let r = try db.queryUnprepared(sql, parameters: [today.description, window.1.description, cursor.0, cursor.1]).firstRow!
                 let count = try r.decode(Int.self, 0)
                 let last = count == 0 ? nil : (try r.decode(String.self, 1), try r.decode(UUID.self, 2))
