@@ -19,6 +19,10 @@ struct Serve: ParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @Flag(help: "Load the demo province once (see `branchlink demo`), issue its tokens into <data-dir>/demo.json and print them.")
     var demo = false
+    @Option(name: .customLong("scheduler-interval-seconds"), help: "Seconds between scheduler ticks: reminders, escalations (env BRANCHLINK_SCHEDULER_INTERVAL_SECONDS, default 60).")
+    var schedulerInterval: Int?
+    @Option(name: .customLong("reminder-lookback-days"), help: "How far back the scheduler reminds of overdue steps (env BRANCHLINK_REMINDER_LOOKBACK_DAYS, default 365).")
+    var reminderLookback: Int?
 
     func run() throws {
         let logger = Logging.bootstrap(level: server.resolvedLogLevel)
@@ -32,6 +36,9 @@ struct Serve: ParsableCommand {
             db.url, statementTimeoutMilliseconds: database.resolvedStatementTimeout, logger: Logger(label: "branchlink.postgres")))
         options.server = config
         options.rateLimiter = server.makeRateLimiter()
+        options.schedulerInterval = Double(max(1, schedulerInterval ?? Env.int("BRANCHLINK_SCHEDULER_INTERVAL_SECONDS") ?? 60))
+        options.schedulerTasks = Scheduler.standardTasks(
+            lookbackDays: max(1, reminderLookback ?? Env.int("BRANCHLINK_REMINDER_LOOKBACK_DAYS") ?? ReminderPolicy.defaultLookbackDays))
         let app = Application(options: options)
         try app.server.handleTerminationSignals()
         try app.start()
@@ -41,6 +48,7 @@ struct Serve: ParsableCommand {
         }
         app.server.waitUntilStopped()
         app.campaignRunner?.stop()
+        app.scheduler?.stop()
         logger.info("stopped")
     }
 }

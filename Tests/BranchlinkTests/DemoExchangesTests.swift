@@ -255,6 +255,7 @@ final class DemoExchangesTests: XCTestCase {
         XCTAssertEqual(counts(communeInbox)["total"] as? Int, try count(db, """
             SELECT (SELECT count(*) FROM introductions WHERE awaiting_org_id = $1::uuid) + (SELECT count(*) FROM change_notices WHERE awaiting_org_id = $1::uuid)
                  + (SELECT count(*) FROM assessment_requests WHERE awaiting_org_id = $1::uuid)
+                 + (SELECT count(*) FROM escalations WHERE awaiting_org_id = $1::uuid)
             """, orgs.commune))
         XCTAssertTrue(items(communeInbox).allSatisfy { $0["awaiting_org_id"] as? String == orgs.commune })
         let overdueOnly = try get("/v1/inbox?overdue=true", tokens.communeOfficer)

@@ -12,6 +12,8 @@ public final class Application: Sendable {
     public let campaignRunner: CampaignRunner?
     /// Background exports (nil when `backgroundJobs` is off).
     let exportRunner: ExportRunner?
+    /// Periodic tasks: reminders, escalations (nil when `backgroundJobs` is off).
+    public let scheduler: Scheduler?
     /// Who the recent tokens belong to; invalidated by this process's own revocations.
     public let principals: PrincipalCache
 
@@ -26,6 +28,10 @@ public final class Application: Sendable {
         /// Runs the background jobs (campaign generation, exports) in this process.
         public var backgroundJobs = true
         public var principalCache = PrincipalCache()
+        /// Seconds between scheduler ticks (reminders, escalations).
+        public var schedulerInterval: Double = 60
+        /// The scheduler's periodic tasks.
+        public var schedulerTasks: [any ScheduledTask] = Scheduler.standardTasks()
         public init(database: PostgresConfiguration) { self.database = database }
     }
 
@@ -60,6 +66,7 @@ public final class Application: Sendable {
         ExportRoutes.register(on: router)
         CoverageReport.register(on: router)
         OverdueReport.register(on: router)
+        EscalationRoutes.register(on: router)
 
         let gauge = DatabaseGauge()
         let mapper = ErrorMapper()
@@ -93,6 +100,10 @@ public final class Application: Sendable {
         self.server = server
         self.campaignRunner = runner
         self.exportRunner = exports
+        self.scheduler = options.backgroundJobs
+            ? Scheduler(database: dbConfig, logger: Logger(label: "branchlink.scheduler"), interval: options.schedulerInterval,
+                        tasks: options.schedulerTasks)
+            : nil
         self.principals = principals
     }
 
@@ -100,6 +111,7 @@ public final class Application: Sendable {
         try server.start()
         campaignRunner?.start()
         exportRunner?.start()
+        scheduler?.start()
     }
 
     /// Stops serving (drain) and the background jobs (after the chunk in progress).
@@ -107,6 +119,7 @@ public final class Application: Sendable {
         server.shutdown()
         campaignRunner?.stop()
         exportRunner?.stop()
+        scheduler?.stop()
     }
     public var port: Int { server.port }
 }

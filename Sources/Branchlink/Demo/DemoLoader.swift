@@ -49,6 +49,12 @@ public enum DemoLoader {
                 try db.execute("ANALYZE \(table)")
             }
         }
+        // The demo shows what the scheduler makes of its data: reminders of the steps due soon or
+        // overdue, and escalations of those long overdue, as `branchlink serve` writes them at its
+        // first tick today. Only after new data: a second load adds nothing.
+        if results.contains(where: { $0.loaded || $0.exchanges.loaded || $0.assessments.loaded }) {
+            for task in Scheduler.standardTasks() { _ = try task.runOnce(db: db, now: Date()) }
+        }
         return results
     }
 

@@ -43,6 +43,13 @@ enum InboxRoutes {
                    '/v1/residence-reports/' AS href
             FROM residence_reports x JOIN members m ON m.id = x.member_id WHERE x.awaiting_org_id = $1
             """),
+        // An item overdue in a child organization, escalated here by the scheduler (Scheduler/):
+        // open until this organization acknowledges it or the item stops waiting in that step.
+        ("escalation", """
+            SELECT 'escalation' AS kind, e.id, 'acknowledge' AS action, e.awaiting_org_id, e.due_on, m.id AS member_id, m.full_name,
+                   '/v1/escalations/' AS href
+            FROM escalations e JOIN members m ON m.id = e.member_id WHERE e.awaiting_org_id = $1
+            """),
     ]
 
     static func inbox(_ request: Request, _ ctx: AppContext) throws -> Response {
