@@ -32,6 +32,7 @@ struct Serve: ParsableCommand {
             db.url, statementTimeoutMilliseconds: database.resolvedStatementTimeout, logger: Logger(label: "branchlink.postgres")))
         options.server = config
         options.rateLimiter = server.makeRateLimiter()
+        options.webhooks = server.makeWebhookConfig()
         let app = Application(options: options)
         try app.server.handleTerminationSignals()
         try app.start()
@@ -41,6 +42,7 @@ struct Serve: ParsableCommand {
         }
         app.server.waitUntilStopped()
         app.campaignRunner?.stop()
+        app.webhookWorker?.stop()
         logger.info("stopped")
     }
 }

@@ -10,6 +10,8 @@ public final class Application: Sendable {
     public let server: HTTPServer<AppContext>
     /// Background generation of large assessment campaigns (nil when `backgroundJobs` is off).
     public let campaignRunner: CampaignRunner?
+    /// Webhook deliveries (nil when `backgroundJobs` is off).
+    public let webhookWorker: WebhookWorker?
     /// Who the recent tokens belong to; invalidated by this process's own revocations.
     public let principals: PrincipalCache
 
@@ -22,6 +24,9 @@ public final class Application: Sendable {
         /// Runs the background jobs (campaign generation) in this process.
         public var backgroundJobs = true
         public var principalCache = PrincipalCache()
+        /// Webhook sender settings; `webhooks.limits.allowPrivate` also lets subscriptions name
+        /// loopback/private destinations (`--webhook-allow-private`).
+        public var webhooks = WebhookWorker.Config()
         public init(database: PostgresConfiguration) { self.database = database }
     }
 
@@ -53,6 +58,7 @@ public final class Application: Sendable {
         ResidenceMeetingRoutes.register(on: router)
         ResidenceReportRoutes.register(on: router)
         EventFeedRoutes.register(on: router)
+        WebhookRoutes.register(on: router)
 
         let gauge = DatabaseGauge()
         let mapper = ErrorMapper()
@@ -60,6 +66,9 @@ public final class Application: Sendable {
         let dbConfig = options.database
         let runner = options.backgroundJobs ? CampaignRunner(database: dbConfig, logger: Logger(label: "branchlink.campaigns")) : nil
         let syncLimit = options.campaignSyncLimit
+        let webhookWorker = options.backgroundJobs
+            ? WebhookWorker(database: dbConfig, config: options.webhooks, logger: Logger(label: "branchlink.webhooks")) : nil
+        let allowPrivate = options.webhooks.limits.allowPrivate
         let principals = options.principalCache
         let server = HTTPServer(
             config: options.server, router: router,
@@ -77,23 +86,26 @@ public final class Application: Sendable {
                 // reconnects later and requests get fast 503s meanwhile.
                 let db = try Connection(configuration: dbConfig, requireConnection: false)
                 return AppContext(index: index, db: db, gauge: gauge, principals: principals, campaignSyncLimit: syncLimit,
-                                  campaignRunner: runner)
+                                  campaignRunner: runner, webhookAllowPrivate: allowPrivate)
             })
         slot.server.withLock { $0 = server }
         self.server = server
         self.campaignRunner = runner
+        self.webhookWorker = webhookWorker
         self.principals = principals
     }
 
     public func start() throws {
         try server.start()
         campaignRunner?.start()
+        webhookWorker?.start()
     }
 
     /// Stops serving (drain) and the background jobs (after the chunk in progress).
     public func shutdown() {
         server.shutdown()
         campaignRunner?.stop()
+        webhookWorker?.stop()
     }
     public var port: Int { server.port }
 }
