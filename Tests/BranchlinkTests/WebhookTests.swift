@@ -308,3 +308,48 @@ final class WebhookTests: XCTestCase {
         XCTAssertEqual(try delivery(w.id)["status"] as? String, "delivered")
     }
 }
+
+/// The demo's webhooks, on the fixture's province renamed to the demo codes: loaded once, the
+/// paused one with a history to show, the active one pointing at a host that never resolves.
+final class DemoWebhooksTests: XCTestCase {
+    func testDemoWebhooksShowEveryDeliveryStateAndReachNoRealHost() throws {
+        let f = try ExchangeFixture { $0.backgroundJobs = false }
+        defer { f.stop() }
+        try f.db.execute("UPDATE organizations SET code = 'DEMO-T' WHERE code = 'P1'")
+        try f.db.execute("UPDATE organizations SET code = 'DEMO-T-X01' WHERE code = 'C1'")
+        for _ in 0..<6 {
+            try f.db.execute("INSERT INTO events (type, entity_type, entity_id, org_ids) VALUES ('introduction.sent', 'introduction', gen_random_uuid(), ARRAY[$1::uuid])", f.orgs["C1"]!)
+        }
+        XCTAssertTrue(try DemoWebhooks.load(f.db, provinceCode: "DEMO-T"))
+        XCTAssertFalse(try DemoWebhooks.load(f.db, provinceCode: "DEMO-T"), "loaded once")
+        let hooks = try XCTUnwrap(try f.call("admin", "GET", "/v1/webhooks").json()["items"] as? [[String: Any]])
+        XCTAssertEqual(hooks.count, 2)
+        let paused = try XCTUnwrap(hooks.first { $0["status"] as? String == "paused" })
+        XCTAssertEqual(paused["paused_reason"] as? String, "failing")
+        let id = try XCTUnwrap(paused["id"] as? String)
+        var counts: [String: Int] = [:]
+        for s in ["delivered", "dead", "retrying"] {
+            counts[s] = (try f.call("commune", "GET", "/v1/webhooks/\(id)/deliveries?status=\(s)").json()["items"] as? [[String: Any]])?.count
+        }
+        XCTAssertEqual(counts, ["delivered": 3, "dead": 2, "retrying": 1])
+        let dead = try XCTUnwrap((try f.call("commune", "GET", "/v1/webhooks/\(id)/deliveries?status=dead").json()["items"] as? [[String: Any]])?.first)
+        let detail = try f.call("commune", "GET", "/v1/webhooks/\(id)/deliveries/\(try XCTUnwrap(dead["id"] as? String))").json()
+        XCTAssertEqual((detail["attempts"] as? [[String: Any]])?.count, 30)
+        XCTAssertEqual((detail["last_response"] as? [String: Any])?["status"] as? Int, 503)
+
+        // An introduction to the commune: the province's webhook gets a delivery that fails on
+        // name resolution; the paused one holds its delivery.
+        XCTAssertEqual(try f.call("workplace", "POST", "/v1/introductions", ["member_id": f.members[0], "commune_id": f.orgs["C1"]!]).status, 201)
+        var config = WebhookWorker.Config()
+        config.limits.totalTimeout = 5
+        _ = try WebhookWorker.runOnce(db: f.db, now: Date(), config: config)
+        let errors = try f.db.query("""
+            SELECT a.error FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
+            WHERE a.started_at > now() - interval '1 minute'
+            """).map { try $0.decode(String?.self, 0) }
+        XCTAssertEqual(errors, ["cannot resolve province-records.invalid"])
+        let held = try f.db.query("SELECT event_type FROM webhook_deliveries WHERE subscription_id = $1::uuid AND status = 'pending' ORDER BY event_type", id)
+            .map { try $0.decode(String.self, 0) }
+        XCTAssertEqual(held, ["introduction.sent", "webhook.auto_paused"], "the new event and the demo's own auto-pause, held")
+    }
+}
