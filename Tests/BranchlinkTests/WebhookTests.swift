@@ -283,6 +283,35 @@ final class WebhookTests: XCTestCase {
         XCTAssertEqual(try f.call("other_commune", "POST", "/v1/webhooks/\(w.id)/rotate-secret", [:]).status, 404)
     }
 
+    /// The sender's client on its own: a receiver slower than the deadline is a timeout; a
+    /// loopback destination is refused unless allowed; a refused connection is an error.
+    func testClientDeadlineAndDestinationCheck() throws {
+        let r = try receiver()
+        r.delay = 2
+        var limits = WebhookClient.Limits()
+        limits.allowPrivate = true
+        limits.totalTimeout = 0.5
+        let slow = WebhookClient.post(url: r.url, headers: [], body: Array("{}".utf8), limits: limits)
+        XCTAssertNil(slow.status)
+        XCTAssertEqual(slow.error, "timed out waiting for the response")
+        XCTAssertLessThan(slow.durationMs, 1500)
+        r.delay = 0
+        limits.totalTimeout = 5
+        let ok = WebhookClient.post(url: r.url + "?x=1", headers: [("webhook-id", "msg_x")], body: Array("{}".utf8), limits: limits)
+        XCTAssertEqual(ok.status, 200)
+        XCTAssertEqual(ok.excerpt, "ok")
+        XCTAssertTrue(ok.succeeded)
+        limits.allowPrivate = false
+        let refused = WebhookClient.post(url: r.url, headers: [], body: [], limits: limits)
+        XCTAssertNil(refused.status)
+        XCTAssertEqual(refused.error, "destination 127.0.0.1 is a loopback or private address (not allowed)")
+        limits.allowPrivate = true
+        r.stop()
+        let closed = WebhookClient.post(url: r.url, headers: [], body: [], limits: limits)
+        XCTAssertNil(closed.status)
+        XCTAssertTrue(closed.error?.hasPrefix("connect failed") == true, closed.error ?? "")
+    }
+
     /// A sender that dies after claiming (the attempt row is committed, nothing recorded): once
     /// the lease runs out another sender closes that attempt as interrupted and makes a new one.
     func testInterruptedAttemptIsTakenOverWithANewAttemptID() throws {
