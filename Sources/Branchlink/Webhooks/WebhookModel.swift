@@ -38,8 +38,7 @@ struct WebhookSubscription: Encodable {
         try c.encode(status, forKey: .status)
         try c.encode(pausedReason, forKey: .pausedReason)
         try c.encode(pausedAt, forKey: .pausedAt)
-        // Shown only while the previous secret still signs.
-        try c.encode(previousSecretExpiresAt.flatMap { $0 > Date() ? $0 : nil }, forKey: .previousSecretExpiresAt)
+        try c.encode(previousSecretExpiresAt, forKey: .previousSecretExpiresAt)
         try c.encode(consecutiveFailures, forKey: .consecutiveFailures)
         try c.encode(failingSince, forKey: .failingSince)
         try c.encode(createdAt, forKey: .createdAt)

@@ -124,17 +124,19 @@ enum WebhookSender {
                 WHERE id = $1 AND current_attempt_id = $2
                 """, c.deliveryID, c.attemptID, status, next.map(Timestamp.rfc3339), o.status, o.error.map { String($0.prefix(500)) }, at)
             // Lease taken over (or the subscription deleted): the newer claim owns the outcome.
+            // The failure streak is part of the subscription's representation: it bumps the
+            // version (its ETag) like any change, but not updated_at (the configuration's time).
             guard updated == 1 else { return }
             if o.succeeded {
                 try db.execute("""
-                    UPDATE webhook_subscriptions SET consecutive_failures = 0, failing_since = NULL
+                    UPDATE webhook_subscriptions SET consecutive_failures = 0, failing_since = NULL, version = version + 1
                     WHERE id = $1 AND (consecutive_failures <> 0 OR failing_since IS NOT NULL)
                     """, c.subscriptionID)
                 return
             }
             guard let s = try db.queryRow("""
                 UPDATE webhook_subscriptions SET consecutive_failures = consecutive_failures + 1,
-                    failing_since = COALESCE(failing_since, $2::text::timestamptz)
+                    failing_since = COALESCE(failing_since, $2::text::timestamptz), version = version + 1
                 WHERE id = $1 RETURNING consecutive_failures, failing_since, status, org_id
                 """, c.subscriptionID, at) else { return }
             let failures = try s.decode(Int.self, 0), since = try s.decode(Date?.self, 1)
