@@ -34,10 +34,11 @@ public enum DemoWebhooks {
                         23, now() - interval '26 hours')
                 RETURNING id
                 """, commune, WebhookRules.newSecret())!.decode(UUID.self, 0)
-            // Both start from now in the event order: the demo's history is not sent anywhere.
+            // Both start after every event of this transaction (the whole demo province is loaded
+            // in it): the demo's history is never sent anywhere, only what happens afterwards.
             try db.execute("""
                 INSERT INTO webhook_cursors (subscription_id, after_xid, after_sequence)
-                SELECT id, (pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1)::text::xid8, 9223372036854775807
+                SELECT id, pg_current_xact_id(), 9223372036854775807
                 FROM webhook_subscriptions WHERE id IN ($1, $2)
                 """, active, paused)
             // The paused webhook's history: six of the commune's recent events; the first three
