@@ -21,6 +21,10 @@ CREATE TABLE webhook_subscriptions (
     -- Failed attempts in a row (any delivery) and when that streak began; reset by a success.
     consecutive_failures        integer NOT NULL DEFAULT 0,
     failing_since               timestamptz,
+    -- After a few failures in a row the whole subscription backs off (WebhookRules.backoffUntil):
+    -- no delivery of it is claimed before this, so a dead receiver with a backlog is probed, not
+    -- hammered, and does not hold up the other subscriptions' deliveries.
+    backoff_until               timestamptz,
     created_by                  uuid REFERENCES accounts (id),
     created_at                  timestamptz NOT NULL DEFAULT now(),
     updated_at                  timestamptz NOT NULL DEFAULT now(),

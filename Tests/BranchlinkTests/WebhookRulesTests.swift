@@ -66,10 +66,20 @@ final class WebhookRulesTests: XCTestCase {
         XCTAssertNil(WebhookRules.nextAttempt(failedAttempts: 1, failedAt: deadline.addingTimeInterval(10), deadline: deadline))
     }
 
+    func testSubscriptionBacksOffFromTheThirdFailureInARow() {
+        let t = Date(timeIntervalSince1970: 1_800_000_000)
+        let table: [(Int, Double, TimeInterval?)] = [(0, 1, nil), (1, 1, nil), (2, 1, nil), (3, 1, 60), (4, 1, 120), (5, 1, 240),
+                                                      (9, 1, 3600), (40, 1, 3600), (3, 0.8, 48), (3, 1.2, 72)]
+        for (n, jitter, expected) in table {
+            XCTAssertEqual(WebhookRules.backoffUntil(consecutiveFailures: n, failedAt: t, jitter: jitter).map { $0.timeIntervalSince(t) }
+                               .map { ($0 * 1000).rounded() / 1000 }, expected, "\(n) failures")
+        }
+    }
+
     func testAutoPauseNeedsManyFailuresOverAnHour() {
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         let table: [(Int, TimeInterval?, Bool)] = [
-            (0, nil, false), (19, 7200, false), (20, 3599, false), (20, 3600, true), (500, 60, false), (25, 86_400, true), (25, nil, false),
+            (0, nil, false), (9, 7200, false), (10, 3599, false), (10, 3600, true), (500, 60, false), (25, 86_400, true), (25, nil, false),
         ]
         for (failures, age, expected) in table {
             XCTAssertEqual(WebhookRules.shouldPause(consecutiveFailures: failures, failingSince: age.map { now.addingTimeInterval(-$0) }, now: now),

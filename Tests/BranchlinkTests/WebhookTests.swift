@@ -218,7 +218,7 @@ final class WebhookTests: XCTestCase {
         XCTAssertTrue(r.received.allSatisfy(\.valid))
     }
 
-    func testAutoPauseAfterRepeatedFailureAndResume() throws {
+    func testBackoffOfTheSubscriptionAutoPauseAndResume() throws {
         let r = try receiver()
         r.respond { _, _ in 503 }
         let w = try subscribe("commune", r)
@@ -228,26 +228,34 @@ final class WebhookTests: XCTestCase {
         }
         let t0 = Date()
         try drain(now: t0)
-        XCTAssertEqual(r.received.count, 26, "25 events and webhook.created, each tried once")
-        let status = { try self.f.db.queryRow("SELECT status, paused_reason, consecutive_failures FROM webhook_subscriptions WHERE id = $1::uuid", w.id)! }
-        XCTAssertEqual(try status().decode(String.self, 0), "active", "26 failures within a minute do not pause")
-        XCTAssertEqual(try status().decode(Int.self, 2), 26)
-        // Two hours on, the next failure pauses it; nothing more is sent while paused.
-        try drain(now: t0.addingTimeInterval(7200))
-        XCTAssertEqual(r.received.count, 27)
-        XCTAssertEqual(try status().decode(String.self, 0), "paused")
-        XCTAssertEqual(try status().decode(String?.self, 1), "failing")
+        XCTAssertEqual(r.received.count, 3, "three failures in a row, then the subscription backs off instead of sending its whole queue")
+        let row = { try XCTUnwrap(try self.f.db.queryRow("SELECT status, paused_reason, consecutive_failures, backoff_until FROM webhook_subscriptions WHERE id = $1::uuid", w.id)) }
+        let until = try XCTUnwrap(try row().decode(Date?.self, 3)).timeIntervalSince(t0)
+        XCTAssertTrue((47.9...72.1).contains(until), "60 s ± 20 %, got \(until)")
+        XCTAssertEqual(try drain(now: t0.addingTimeInterval(until - 1)), 0)
+        XCTAssertEqual(r.received.count, 3)
+        // Every two hours one probe fails; the tenth failure, hours after the first, pauses it.
+        var k = 0
+        while try row().decode(String.self, 0) == "active" && k < 20 {
+            k += 1
+            try drain(now: t0.addingTimeInterval(Double(k) * 7200))
+        }
+        XCTAssertEqual(k, 7)
+        XCTAssertEqual(r.received.count, 10)
+        XCTAssertEqual(try row().decode(String?.self, 1), "failing")
         XCTAssertEqual(try f.db.queryRow("SELECT count(*) FROM events WHERE type = 'webhook.auto_paused' AND entity_id = $1::uuid", w.id)?.decode(Int.self, 0), 1)
-        try drain(now: t0.addingTimeInterval(3 * 3600))
-        XCTAssertEqual(r.received.count, 27)
+        try drain(now: t0.addingTimeInterval(16 * 3600))
+        XCTAssertEqual(r.received.count, 10, "nothing is sent while paused")
         let got = try f.call("commune", "GET", "/v1/webhooks/\(w.id)")
         XCTAssertEqual(try got.json()["paused_reason"] as? String, "failing")
+        XCTAssertEqual(try got.json()["consecutive_failures"] as? Int, 10)
 
         r.respond { _, _ in 200 }
         let resumed = try f.call("commune", "PATCH", "/v1/webhooks/\(w.id)", ["status": "active"], headers: ["If-Match": got.headers["etag"]!])
         XCTAssertEqual(resumed.status, 200, resumed.text)
         XCTAssertEqual(try resumed.json()["consecutive_failures"] as? Int, 0)
-        try drain(now: t0.addingTimeInterval(3 * 3600))
+        XCTAssertTrue(try resumed.json()["backoff_until"] is NSNull)
+        try drain(now: t0.addingTimeInterval(16 * 3600))
         XCTAssertEqual(try f.db.queryRow("SELECT count(*) FILTER (WHERE status <> 'delivered'), count(*) FROM webhook_deliveries WHERE subscription_id = $1::uuid", w.id)
                        .map { [try $0.decode(Int.self, 0), try $0.decode(Int.self, 1)] }, [0, 28], "25 + created + auto_paused + updated, all delivered")
         XCTAssertTrue(r.received.allSatisfy(\.valid))

@@ -79,6 +79,8 @@ enum WebhookDeliveryRoutes {
                     updated_at = now(), version = version + 1
                 WHERE id = $1
                 """, d.id)
+            // "Now" also means before the subscription's own back-off ends.
+            try db.execute("UPDATE webhook_subscriptions SET backoff_until = NULL WHERE id = $1 AND backoff_until IS NOT NULL", w.id)
             try EventLog.append(db, type: "webhook.updated", entityType: "webhook", entityID: w.id, orgIDs: [w.orgId], actor: p,
                                 requestID: request.requestID, data: ["redelivered": d.id.lower])
             let (_, updated) = try load(db, request, p)

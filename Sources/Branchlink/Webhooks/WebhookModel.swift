@@ -15,6 +15,7 @@ struct WebhookSubscription: Encodable {
     var previousSecretExpiresAt: Date?
     var consecutiveFailures: Int
     var failingSince: Date?
+    var backoffUntil: Date?
     var createdAt: Date
     var updatedAt: Date
     var version: Int
@@ -25,7 +26,7 @@ struct WebhookSubscription: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case id, orgId, url, eventTypes, description, status, pausedReason, pausedAt, previousSecretExpiresAt
-        case consecutiveFailures, failingSince, createdAt, updatedAt, version, secret
+        case consecutiveFailures, failingSince, backoffUntil, createdAt, updatedAt, version, secret
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -41,6 +42,7 @@ struct WebhookSubscription: Encodable {
         try c.encode(previousSecretExpiresAt, forKey: .previousSecretExpiresAt)
         try c.encode(consecutiveFailures, forKey: .consecutiveFailures)
         try c.encode(failingSince, forKey: .failingSince)
+        try c.encode(backoffUntil, forKey: .backoffUntil)
         try c.encode(createdAt, forKey: .createdAt)
         try c.encode(updatedAt, forKey: .updatedAt)
         try c.encode(version, forKey: .version)
@@ -49,7 +51,7 @@ struct WebhookSubscription: Encodable {
 
     static let columns = """
         w.id, w.org_id, w.url, w.event_types, w.description, w.status, w.paused_reason, w.paused_at, w.previous_secret_expires_at,
-        w.consecutive_failures, w.failing_since, w.created_at, w.updated_at, w.version, o.path::text, o.kind
+        w.consecutive_failures, w.failing_since, w.created_at, w.updated_at, w.version, o.path::text, o.kind, w.backoff_until
         """
     static let from = "webhook_subscriptions w JOIN organizations o ON o.id = w.org_id"
 
@@ -70,6 +72,7 @@ struct WebhookSubscription: Encodable {
         version = try row.decode(Int.self, 13)
         orgPath = try row.decode(String.self, 14)
         orgKind = try row.decode(String.self, 15)
+        backoffUntil = try row.decode(Date?.self, 16)
     }
 
     static let csvHeader = ["id", "org_id", "url", "event_types", "description", "status", "paused_reason", "paused_at",

@@ -138,6 +138,7 @@ enum WebhookRoutes {
                     paused_at = CASE WHEN $6 = 'paused' AND status <> 'paused' THEN now() WHEN $6 = 'active' THEN NULL ELSE paused_at END,
                     consecutive_failures = CASE WHEN $6 = 'active' AND status = 'paused' THEN 0 ELSE consecutive_failures END,
                     failing_since = CASE WHEN $6 = 'active' AND status = 'paused' THEN NULL ELSE failing_since END,
+                    backoff_until = CASE WHEN $6 = 'active' AND status = 'paused' THEN NULL ELSE backoff_until END,
                     updated_at = now(), version = version + 1
                 WHERE id = $1
                 """, id, target.url, target.types, clearDescription, description, status)

@@ -74,11 +74,24 @@ public enum WebhookRules {
         return next > deadline ? nil : next
     }
 
+    /// From this many failed attempts in a row (any deliveries) the subscription itself backs off.
+    public static let backoffAfterFailures = 3
+
+    /// Until when no delivery of a subscription is tried after its `n`-th failure in a row at
+    /// `failedAt` (nil below `backoffAfterFailures`: one failed request does not hold up the
+    /// others): the delivery back-off of `n - 1` failures (60 s, 120 s, … up to 1 h, with jitter).
+    /// Without it a receiver that is down would get every queued delivery, each waiting for the
+    /// timeout, while other subscriptions' deliveries wait behind them.
+    public static func backoffUntil(consecutiveFailures n: Int, failedAt: Date, jitter: Double = 1) -> Date? {
+        n < backoffAfterFailures ? nil : failedAt.addingTimeInterval(backoff(failedAttempts: n - 1, jitter: jitter))
+    }
+
     /// Auto-pause: a subscription whose last `pauseAfterFailures` attempts (any deliveries) all
     /// failed, over at least `pauseAfterSeconds` since the first of them. Both are needed: a burst
     /// of queued deliveries failing during a one-minute outage is not enough, nor is one slow retry
-    /// an hour later.
-    public static let pauseAfterFailures = 20
+    /// an hour later. With the subscription's back-off the tenth failure comes about 3 hours
+    /// after the first.
+    public static let pauseAfterFailures = 10
     public static let pauseAfterSeconds: TimeInterval = 3600
 
     public static func shouldPause(consecutiveFailures: Int, failingSince: Date?, now: Date,

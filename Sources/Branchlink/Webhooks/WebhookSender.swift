@@ -34,6 +34,7 @@ enum WebhookSender {
                 FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
                 WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $1::text::timestamptz AND s.status = 'active'
                   AND (d.locked_until IS NULL OR d.locked_until <= $1::text::timestamptz)
+                  AND (s.backoff_until IS NULL OR s.backoff_until <= $1::text::timestamptz)
                 ORDER BY d.next_attempt_at, d.event_sequence
                 LIMIT 1
                 FOR UPDATE OF d SKIP LOCKED
@@ -129,8 +130,8 @@ enum WebhookSender {
             guard updated == 1 else { return }
             if o.succeeded {
                 try db.execute("""
-                    UPDATE webhook_subscriptions SET consecutive_failures = 0, failing_since = NULL, version = version + 1
-                    WHERE id = $1 AND (consecutive_failures <> 0 OR failing_since IS NOT NULL)
+                    UPDATE webhook_subscriptions SET consecutive_failures = 0, failing_since = NULL, backoff_until = NULL, version = version + 1
+                    WHERE id = $1 AND (consecutive_failures <> 0 OR failing_since IS NOT NULL OR backoff_until IS NOT NULL)
                     """, c.subscriptionID)
                 return
             }
@@ -140,6 +141,10 @@ enum WebhookSender {
                 WHERE id = $1 RETURNING consecutive_failures, failing_since, status, org_id
                 """, c.subscriptionID, at) else { return }
             let failures = try s.decode(Int.self, 0), since = try s.decode(Date?.self, 1)
+            if let until = WebhookRules.backoffUntil(consecutiveFailures: failures, failedAt: now, jitter: jitter) {
+                try db.execute("UPDATE webhook_subscriptions SET backoff_until = $2::text::timestamptz WHERE id = $1", c.subscriptionID,
+                               Timestamp.rfc3339(until))
+            }
             guard try s.decode(String.self, 2) == "active", WebhookRules.shouldPause(consecutiveFailures: failures, failingSince: since, now: now) else { return }
             try db.execute("""
                 UPDATE webhook_subscriptions SET status = 'paused', paused_reason = 'failing', paused_at = $2::text::timestamptz,
