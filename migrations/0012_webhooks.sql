@@ -25,6 +25,8 @@ CREATE TABLE webhook_subscriptions (
     -- no delivery of it is claimed before this, so a dead receiver with a backlog is probed, not
     -- hammered, and does not hold up the other subscriptions' deliveries.
     backoff_until               timestamptz,
+    -- When a sender last took one of its deliveries: subscriptions take turns (WebhookSender.claim).
+    last_claimed_at             timestamptz,
     created_by                  uuid REFERENCES accounts (id),
     created_at                  timestamptz NOT NULL DEFAULT now(),
     updated_at                  timestamptz NOT NULL DEFAULT now(),
@@ -68,8 +70,8 @@ CREATE TABLE webhook_deliveries (
     version             integer NOT NULL DEFAULT 1,
     UNIQUE (subscription_id, event_sequence)
 );
--- The sender's queue: due deliveries in order.
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status IN ('pending', 'retrying');
+-- The sender's queue: each subscription's due deliveries in order.
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (subscription_id, next_attempt_at) WHERE status IN ('pending', 'retrying');
 CREATE INDEX webhook_deliveries_list ON webhook_deliveries (subscription_id, created_at, id);
 
 -- Every HTTP attempt. A row is written (committed) before the request goes out, so an attempt

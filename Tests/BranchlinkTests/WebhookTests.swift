@@ -261,6 +261,22 @@ final class WebhookTests: XCTestCase {
         XCTAssertTrue(r.received.allSatisfy(\.valid))
     }
 
+    /// Subscriptions take turns: a backlog of 30 at one does not delay the other's one delivery.
+    func testSubscriptionsTakeTurns() throws {
+        let a = try receiver(), b = try receiver()
+        _ = try subscribe("commune", a, ["member.updated"])
+        _ = try subscribe("other_commune", b, ["member.updated"])
+        try f.db.execute("INSERT INTO events (type, entity_type, entity_id, org_ids) SELECT 'member.updated', 'member', gen_random_uuid(), ARRAY[$1::uuid] FROM generate_series(1, 30)", f.orgs["C1"]!)
+        try f.db.execute("INSERT INTO events (type, entity_type, entity_id, org_ids) VALUES ('member.updated', 'member', gen_random_uuid(), ARRAY[$1::uuid])", f.orgs["C2"]!)
+        var c = config
+        c.sendBatch = 2
+        XCTAssertEqual(try WebhookWorker.runOnce(db: f.db, now: Date(), config: c), 33, "31 deliveries created, 2 sent")
+        XCTAssertEqual(a.received.count, 1)
+        XCTAssertEqual(b.received.count, 1)
+        try drain()
+        XCTAssertEqual(a.received.count, 30)
+    }
+
     func testRotationSignsWithBothSecretsDuringTheOverlapOnly() throws {
         let r = try receiver()
         let w = try subscribe("commune", r, ["member.updated"])

@@ -28,17 +28,31 @@ enum WebhookSender {
     static func claim(_ db: Connection, now: Date, lease: TimeInterval) throws -> Claim? {
         try db.transaction { db -> Claim? in
             let at = Timestamp.rfc3339(now)
+            // Subscriptions take turns (the one served least recently first), so one with a big
+            // backlog or a slow receiver does not hold up the others; paused and backing-off ones
+            // are passed over without looking at their deliveries.
+            guard let sub = try db.queryRow("""
+                SELECT s.id, s.url, s.secret, CASE WHEN s.previous_secret_expires_at > $1::text::timestamptz THEN s.previous_secret END
+                FROM webhook_subscriptions s
+                WHERE s.status = 'active' AND (s.backoff_until IS NULL OR s.backoff_until <= $1::text::timestamptz)
+                  AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.subscription_id = s.id AND d.status IN ('pending', 'retrying')
+                              AND d.next_attempt_at <= $1::text::timestamptz
+                              AND (d.locked_until IS NULL OR d.locked_until <= $1::text::timestamptz))
+                ORDER BY s.last_claimed_at NULLS FIRST, s.id
+                LIMIT 1
+                FOR UPDATE OF s SKIP LOCKED
+                """, at) else { return nil }
+            let subscriptionID = try sub.decode(UUID.self, 0)
             guard let row = try db.queryRow("""
-                SELECT d.id, d.current_attempt_id, d.event_sequence, d.message_id, d.deadline_at, s.id, s.url, s.secret,
-                       CASE WHEN s.previous_secret_expires_at > $1::text::timestamptz THEN s.previous_secret END
-                FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
-                WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $1::text::timestamptz AND s.status = 'active'
+                SELECT d.id, d.current_attempt_id, d.event_sequence, d.message_id, d.deadline_at
+                FROM webhook_deliveries d
+                WHERE d.subscription_id = $2 AND d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $1::text::timestamptz
                   AND (d.locked_until IS NULL OR d.locked_until <= $1::text::timestamptz)
-                  AND (s.backoff_until IS NULL OR s.backoff_until <= $1::text::timestamptz)
                 ORDER BY d.next_attempt_at, d.event_sequence
                 LIMIT 1
-                FOR UPDATE OF d SKIP LOCKED
-                """, at) else { return nil }
+                FOR UPDATE SKIP LOCKED
+                """, at, subscriptionID) else { return nil }
+            try db.execute("UPDATE webhook_subscriptions SET last_claimed_at = $2::text::timestamptz WHERE id = $1", subscriptionID, at)
             let deliveryID = try row.decode(UUID.self, 0)
             if let interrupted = try row.decode(UUID?.self, 1) {
                 try db.execute("""
@@ -56,9 +70,9 @@ enum WebhookSender {
             try db.execute("INSERT INTO webhook_attempts (id, delivery_id, number, started_at) VALUES ($1, $2, $3, $4::text::timestamptz)",
                            attemptID, deliveryID, number, at)
             let sequence = try row.decode(Int.self, 2)
-            return Claim(deliveryID: deliveryID, attemptID: attemptID, attemptNumber: number, subscriptionID: try row.decode(UUID.self, 5),
-                         messageID: try row.decode(String.self, 3), url: try row.decode(String.self, 6),
-                         secrets: [try row.decode(String.self, 7)] + (try row.decode(String?.self, 8).map { [$0] } ?? []),
+            return Claim(deliveryID: deliveryID, attemptID: attemptID, attemptNumber: number, subscriptionID: subscriptionID,
+                         messageID: try row.decode(String.self, 3), url: try sub.decode(String.self, 1),
+                         secrets: [try sub.decode(String.self, 2)] + (try sub.decode(String?.self, 3).map { [$0] } ?? []),
                          body: try payload(db, sequence: sequence), deadline: try row.decode(Date.self, 4))
         }
     }
@@ -111,10 +125,6 @@ enum WebhookSender {
     static func record(_ db: Connection, _ c: Claim, _ o: WebhookClient.Outcome, now: Date, jitter: Double = Double.random(in: 0.8...1.2)) throws {
         let at = Timestamp.rfc3339(now)
         try db.transaction { db in
-            try db.execute("""
-                UPDATE webhook_attempts SET finished_at = $2::text::timestamptz, response_status = $3, response_excerpt = $4, error = $5, duration_ms = $6
-                WHERE id = $1
-                """, c.attemptID, at, o.status, o.excerpt, o.error.map { String($0.prefix(500)) }, o.durationMs)
             let next = o.succeeded ? nil : WebhookRules.nextAttempt(failedAttempts: c.attemptNumber, failedAt: now, deadline: c.deadline, jitter: jitter)
             let status = o.succeeded ? "delivered" : next == nil ? "dead" : "retrying"
             let updated = try db.execute("""
@@ -124,6 +134,11 @@ enum WebhookSender {
                     updated_at = now(), version = version + 1
                 WHERE id = $1 AND current_attempt_id = $2
                 """, c.deliveryID, c.attemptID, status, next.map(Timestamp.rfc3339), o.status, o.error.map { String($0.prefix(500)) }, at)
+            // The attempt after the delivery: claims lock in the same order (no deadlock).
+            try db.execute("""
+                UPDATE webhook_attempts SET finished_at = $2::text::timestamptz, response_status = $3, response_excerpt = $4, error = $5, duration_ms = $6
+                WHERE id = $1
+                """, c.attemptID, at, o.status, o.excerpt, o.error.map { String($0.prefix(500)) }, o.durationMs)
             // Lease taken over (or the subscription deleted): the newer claim owns the outcome.
             // The failure streak is part of the subscription's representation: it bumps the
             // version (its ETag) like any change, but not updated_at (the configuration's time).
