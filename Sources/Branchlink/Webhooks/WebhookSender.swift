@@ -30,7 +30,10 @@ enum WebhookSender {
             let at = Timestamp.rfc3339(now)
             // Subscriptions take turns (the one served least recently first), so one with a big
             // backlog or a slow receiver does not hold up the others; paused and backing-off ones
-            // are passed over without looking at their deliveries.
+            // are passed over without looking at their deliveries. The subscription row is not
+            // locked here (several senders may serve one subscription at once, each skipping the
+            // deliveries the others hold); last_claimed_at is written after the delivery is
+            // locked, in the order record uses too (delivery, attempt, subscription).
             guard let sub = try db.queryRow("""
                 SELECT s.id, s.url, s.secret, CASE WHEN s.previous_secret_expires_at > $1::text::timestamptz THEN s.previous_secret END
                 FROM webhook_subscriptions s
@@ -40,7 +43,6 @@ enum WebhookSender {
                               AND (d.locked_until IS NULL OR d.locked_until <= $1::text::timestamptz))
                 ORDER BY s.last_claimed_at NULLS FIRST, s.id
                 LIMIT 1
-                FOR UPDATE OF s SKIP LOCKED
                 """, at) else { return nil }
             let subscriptionID = try sub.decode(UUID.self, 0)
             guard let row = try db.queryRow("""
@@ -52,7 +54,6 @@ enum WebhookSender {
                 LIMIT 1
                 FOR UPDATE SKIP LOCKED
                 """, at, subscriptionID) else { return nil }
-            try db.execute("UPDATE webhook_subscriptions SET last_claimed_at = $2::text::timestamptz WHERE id = $1", subscriptionID, at)
             let deliveryID = try row.decode(UUID.self, 0)
             if let interrupted = try row.decode(UUID?.self, 1) {
                 try db.execute("""
@@ -69,6 +70,7 @@ enum WebhookSender {
                 """, deliveryID, at, Int(lease * 1000), attemptID)!.decode(Int.self, 0)
             try db.execute("INSERT INTO webhook_attempts (id, delivery_id, number, started_at) VALUES ($1, $2, $3, $4::text::timestamptz)",
                            attemptID, deliveryID, number, at)
+            try db.execute("UPDATE webhook_subscriptions SET last_claimed_at = $2::text::timestamptz WHERE id = $1", subscriptionID, at)
             let sequence = try row.decode(Int.self, 2)
             return Claim(deliveryID: deliveryID, attemptID: attemptID, attemptNumber: number, subscriptionID: subscriptionID,
                          messageID: try row.decode(String.self, 3), url: try sub.decode(String.self, 1),
