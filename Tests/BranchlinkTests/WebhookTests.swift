@@ -114,6 +114,18 @@ final class WebhookTests: XCTestCase {
         XCTAssertEqual(try paused.json()["event_types"] as? [String], ["*"])
         XCTAssertNotEqual(paused.headers["etag"], etag)
 
+        // An Idempotency-Key replay confirms the creation without showing the secret again.
+        let body2: [String: Any] = ["url": r.url, "event_types": ["member.updated"]]
+        let first = try f.call("commune", "POST", "/v1/webhooks", body2, headers: ["Idempotency-Key": "wh-1"])
+        XCTAssertEqual(first.status, 201, first.text)
+        XCTAssertEqual(first.headers["cache-control"], "no-store")
+        XCTAssertNotNil(try first.json()["secret"] as? String)
+        let replay = try f.call("commune", "POST", "/v1/webhooks", body2, headers: ["Idempotency-Key": "wh-1"])
+        XCTAssertEqual(replay.status, 201)
+        XCTAssertEqual(replay.headers["idempotent-replayed"], "true")
+        XCTAssertEqual(try replay.json()["id"] as? String, try first.json()["id"] as? String)
+        XCTAssertNil(try replay.json()["secret"])
+
         XCTAssertEqual(try f.call("other_commune", "DELETE", "/v1/webhooks/\(id)").status, 404)
         XCTAssertEqual(try f.call("commune", "DELETE", "/v1/webhooks/\(id)").status, 204)
         XCTAssertEqual(try f.call("commune", "GET", "/v1/webhooks/\(id)").status, 404)
