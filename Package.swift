@@ -29,7 +29,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "Branchlink", dependencies: [
-            "HTTP", "Postgres",
+            "HTTP", "Postgres", "CZlib",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ], resources: []),

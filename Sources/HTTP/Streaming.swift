@@ -10,22 +10,41 @@ public struct BodyStream: Sendable {
     let produce: @Sendable (StreamWriter) throws -> Void
 
     public init(_ produce: @escaping @Sendable (StreamWriter) throws -> Void) { self.produce = produce }
+
+    /// Produces the whole body into `sink` on the calling thread (a background export).
+    public func run(into sink: @escaping ([UInt8]) throws -> Void) throws {
+        let writer = StreamWriter(sink: sink)
+        try produce(writer)
+        try writer.finish()
+    }
 }
 
 public struct StreamCancelled: Error {}
 
 /// Handed to a `BodyStream` producer; buffers small writes into chunks of about 32 KiB.
 public final class StreamWriter {
-    private let channel: StreamChannel
-    private let send: ([UInt8]) -> Void
+    private enum Target {
+        case socket(StreamChannel, ([UInt8]) -> Void)
+        case sink(([UInt8]) throws -> Void)
+    }
+    private let target: Target
     private var buffer: [UInt8] = []
     public private(set) var bytesWritten = 0
 
     init(channel: StreamChannel, send: @escaping ([UInt8]) -> Void) {
-        self.channel = channel
-        self.send = send
+        self.target = .socket(channel, send)
         buffer.reserveCapacity(40 * 1024)
     }
+
+    /// A writer that hands its chunks to `sink` instead of a connection: background exports run
+    /// a route's streamed body into storage with it. Call `finish()` after the producer returns.
+    public init(sink: @escaping ([UInt8]) throws -> Void) {
+        self.target = .sink(sink)
+        buffer.reserveCapacity(40 * 1024)
+    }
+
+    /// Hands over what is still buffered (the server does this itself for socket writers).
+    public func finish() throws { try flush() }
 
     public func write(_ bytes: [UInt8]) throws {
         buffer.append(contentsOf: bytes)
@@ -36,12 +55,18 @@ public final class StreamWriter {
     public func write(_ text: String) throws { try write(Array(text.utf8)) }
 
     func flush() throws {
-        guard !buffer.isEmpty else {
-            if channel.isCancelled { throw StreamCancelled() }
-            return
+        switch target {
+        case .socket(let channel, let send):
+            guard !buffer.isEmpty else {
+                if channel.isCancelled { throw StreamCancelled() }
+                return
+            }
+            guard channel.reserve(buffer.count) else { throw StreamCancelled() }
+            send(buffer)
+        case .sink(let sink):
+            guard !buffer.isEmpty else { return }
+            try sink(buffer)
         }
-        guard channel.reserve(buffer.count) else { throw StreamCancelled() }
-        send(buffer)
         buffer.removeAll(keepingCapacity: true)
     }
 }

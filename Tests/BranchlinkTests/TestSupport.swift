@@ -36,7 +36,9 @@ struct TestResponse {
     var status: Int
     var headers: [String: String]
     var body: [UInt8]
-    var text: String { String(decoding: body, as: UTF8.self) }
+    var text: String { String(decoding: content, as: UTF8.self) }
+    /// The body with a chunked transfer coding removed (streamed lists and files).
+    var content: [UInt8] { headers["transfer-encoding"] == "chunked" ? TestHTTP.dechunk(body) : body }
     func json() throws -> [String: Any] {
         try XCTUnwrap(JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
     }

@@ -10,6 +10,10 @@ struct Authentication: Middleware {
     let rateLimiter: RateLimiter
 
     func handle(_ request: Request, context: AppContext, next: (Request, AppContext) throws -> Response) throws -> Response {
+        // Set only by the application itself, never from anything a client sends: a background
+        // export runs a list with the principal of the token that asked for it (ExportRunner),
+        // and the export's own POST checks the list with the caller's principal.
+        if context.principal != nil { return try next(request, context) }
         guard let token = Self.bearer(request.headers) else { throw APIError.unauthenticated }
         let hash = Array(SHA256.hash(data: token))
         let key = PrincipalCache.Key(hash)
@@ -18,23 +22,9 @@ struct Authentication: Middleware {
             principal = cached
         } else {
             let generation = context.principals.generation()
-            guard let row = try context.db.queryRow("""
-                SELECT t.id, a.id, a.name, a.role, o.id, o.kind, o.path::text, p.kind, t.expires_at
-                FROM tokens t
-                JOIN accounts a ON a.id = t.account_id
-                JOIN organizations o ON o.id = a.org_id
-                LEFT JOIN organizations p ON p.id = o.parent_id
-                WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
-                  AND a.disabled_at IS NULL
-                """, hash) else { throw APIError.unauthenticated }
-            let orgKind = try row.decode(String.self, 5)
-            let parentKind = try row.decode(String?.self, 7)
-            principal = Principal(
-                accountID: try row.decode(UUID.self, 1), accountName: try row.decode(String.self, 2),
-                tokenID: try row.decode(UUID.self, 0), role: Role(rawValue: try row.decode(String.self, 3)) ?? .viewer,
-                orgID: try row.decode(UUID.self, 4), orgKind: orgKind, orgPath: try row.decode(String.self, 6),
-                residentialBranch: orgKind == "branch" && parentKind == "commune")
-            context.principals.insert(key, principal, tokenExpiresAt: try row.decode(Date?.self, 8), readAt: generation)
+            guard let (found, expiresAt) = try Self.principal(context.db, where: "t.token_hash = $1", hash) else { throw APIError.unauthenticated }
+            principal = found
+            context.principals.insert(key, principal, tokenExpiresAt: expiresAt, readAt: generation)
         }
 
         let decision = rateLimiter.take(key: principal.tokenID)
@@ -47,6 +37,28 @@ struct Authentication: Middleware {
         var response = try next(request, context)
         for (k, v) in decision.headers { response.headers.set(k, v) }
         return response
+    }
+
+    /// The principal of a live token (not revoked, not expired, account enabled) and the token's
+    /// expiry, found by `condition` on `tokens t`.
+    static func principal(_ db: Connection, where condition: String, _ value: any PostgresEncodable) throws -> (Principal, Date?)? {
+        guard let row = try db.queryRow("""
+            SELECT t.id, a.id, a.name, a.role, o.id, o.kind, o.path::text, p.kind, t.expires_at
+            FROM tokens t
+            JOIN accounts a ON a.id = t.account_id
+            JOIN organizations o ON o.id = a.org_id
+            LEFT JOIN organizations p ON p.id = o.parent_id
+            WHERE \(condition) AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
+              AND a.disabled_at IS NULL
+            """, value) else { return nil }
+        let orgKind = try row.decode(String.self, 5)
+        let parentKind = try row.decode(String?.self, 7)
+        let principal = Principal(
+            accountID: try row.decode(UUID.self, 1), accountName: try row.decode(String.self, 2),
+            tokenID: try row.decode(UUID.self, 0), role: Role(rawValue: try row.decode(String.self, 3)) ?? .viewer,
+            orgID: try row.decode(UUID.self, 4), orgKind: orgKind, orgPath: try row.decode(String.self, 6),
+            residentialBranch: orgKind == "branch" && parentKind == "commune")
+        return (principal, try row.decode(Date?.self, 8))
     }
 
     /// The token of the first `Authorization` field: `Bearer` (any case), then the token with

@@ -18,9 +18,9 @@ enum Listing {
     static func respond<Item>(_ request: Request, _ ctx: AppContext, csv filename: String, header: [String],
                               row: @escaping @Sendable (Item) -> [String?], keyCount: Int = 2,
                               encode: (Item) throws -> [UInt8], fetch: @escaping Fetch<Item>) throws -> Response {
-        if CSVOutput.wanted(request) {
+        if let format = TableOutput.format(request) {
             let db = SameThread(ctx.db)
-            return CSVOutput.stream(filename: filename, header: header) { after, limit in
+            return TableOutput.stream(format, filename: filename, header: header) { after, limit in
                 let (items, next) = try fetch(db.value, after, limit)
                 return (items.map(row), next)
             }

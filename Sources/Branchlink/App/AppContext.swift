@@ -16,11 +16,12 @@ public final class AppContext {
     let campaignRunner: CampaignRunner?
     /// Subscriptions may name loopback/private destinations (tests, demo, `--webhook-allow-private`).
     let webhookAllowPrivate: Bool
+    let exportRunner: ExportRunner?
     private var wasConnected: Bool
     private let gauge: DatabaseGauge
 
     init(index: Int, db: Connection, gauge: DatabaseGauge, principals: PrincipalCache, campaignSyncLimit: Int = 20_000,
-         campaignRunner: CampaignRunner? = nil, webhookAllowPrivate: Bool = false) {
+         campaignRunner: CampaignRunner? = nil, exportRunner: ExportRunner? = nil, webhookAllowPrivate: Bool = false) {
         self.index = index
         self.db = db
         self.principals = principals
@@ -28,6 +29,7 @@ public final class AppContext {
         self.campaignSyncLimit = campaignSyncLimit
         self.campaignRunner = campaignRunner
         self.webhookAllowPrivate = webhookAllowPrivate
+        self.exportRunner = exportRunner
         self.wasConnected = db.isConnected
         gauge.track(connected: wasConnected, previously: nil)
     }

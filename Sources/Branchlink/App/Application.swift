@@ -12,6 +12,8 @@ public final class Application: Sendable {
     public let campaignRunner: CampaignRunner?
     /// Webhook deliveries (nil when `backgroundJobs` is off).
     public let webhookWorker: WebhookWorker?
+    /// Background exports (nil when `backgroundJobs` is off).
+    let exportRunner: ExportRunner?
     /// Who the recent tokens belong to; invalidated by this process's own revocations.
     public let principals: PrincipalCache
 
@@ -21,7 +23,9 @@ public final class Application: Sendable {
         public var rateLimiter = RateLimiter()
         /// Campaigns over more members than this answer 202 and are generated in the background.
         public var campaignSyncLimit = 20_000
-        /// Runs the background jobs (campaign generation) in this process.
+        /// Threads making background exports (0: exports wait for another instance).
+        public var exportWorkers = 1
+        /// Runs the background jobs (campaign generation, exports) in this process.
         public var backgroundJobs = true
         public var principalCache = PrincipalCache()
         /// Webhook sender settings; `webhooks.limits.allowPrivate` also lets subscriptions name
@@ -59,6 +63,7 @@ public final class Application: Sendable {
         ResidenceReportRoutes.register(on: router)
         EventFeedRoutes.register(on: router)
         WebhookRoutes.register(on: router)
+        ExportRoutes.register(on: router)
 
         let gauge = DatabaseGauge()
         let mapper = ErrorMapper()
@@ -70,6 +75,9 @@ public final class Application: Sendable {
             ? WebhookWorker(database: dbConfig, config: options.webhooks, logger: Logger(label: "branchlink.webhooks")) : nil
         let allowPrivate = options.webhooks.limits.allowPrivate
         let principals = options.principalCache
+        let exports = options.backgroundJobs
+            ? ExportRunner(database: dbConfig, router: router, principals: principals, logger: Logger(label: "branchlink.exports"),
+                           workers: options.exportWorkers) : nil
         let server = HTTPServer(
             config: options.server, router: router,
             afterJob: { $0.afterJob() },
@@ -86,12 +94,13 @@ public final class Application: Sendable {
                 // reconnects later and requests get fast 503s meanwhile.
                 let db = try Connection(configuration: dbConfig, requireConnection: false)
                 return AppContext(index: index, db: db, gauge: gauge, principals: principals, campaignSyncLimit: syncLimit,
-                                  campaignRunner: runner, webhookAllowPrivate: allowPrivate)
+                                  campaignRunner: runner, exportRunner: exports, webhookAllowPrivate: allowPrivate)
             })
         slot.server.withLock { $0 = server }
         self.server = server
         self.campaignRunner = runner
         self.webhookWorker = webhookWorker
+        self.exportRunner = exports
         self.principals = principals
     }
 
@@ -99,6 +108,7 @@ public final class Application: Sendable {
         try server.start()
         campaignRunner?.start()
         webhookWorker?.start()
+        exportRunner?.start()
     }
 
     /// Stops serving (drain) and the background jobs (after the chunk in progress).
@@ -106,6 +116,7 @@ public final class Application: Sendable {
         server.shutdown()
         campaignRunner?.stop()
         webhookWorker?.stop()
+        exportRunner?.stop()
     }
     public var port: Int { server.port }
 }

@@ -36,6 +36,15 @@ enum AssessmentCounts {
                    OR r.branch_id = ANY(ARRAY(SELECT id FROM organizations WHERE path <@ $1::ltree))) AND r.year = $2::int
             GROUP BY r.purpose, r.status
             """, path, year)
+        if let format = TableOutput.format(request) {
+            // One line per purpose and state, as counted (the JSON's totals are their sums).
+            let table = try rows.map { r -> [String?] in
+                [orgID.lower, String(year), try r.decode(String.self, 0), try r.decode(String.self, 1), String(try r.decode(Int.self, 2)),
+                 String(try r.decode(Int.self, 3)), String(try r.decode(Int.self, 4))]
+            }
+            return TableOutput.table(format, filename: "assessments-\(year)",
+                                     header: ["org_id", "year", "purpose", "status", "requests", "overdue", "confidential"], rows: table)
+        }
         let zero = Dictionary(uniqueKeysWithValues: AssessmentStatus.allCases.map { ($0.rawValue, 0) })
         var byStatus = zero
         var byPurpose: [String: [String: Int]] = [:]

@@ -64,9 +64,9 @@ enum InboxRoutes {
         let overdueOnly = try request.boolQuery("overdue") ?? false
         let own = orgID == p.orgID ? "TRUE" : "FALSE"
         let union = kinds.map { $0.sql.replacingOccurrences(of: "{own_inbox}", with: own) }.joined(separator: "\nUNION ALL\n")
-        if CSVOutput.wanted(request) {
+        if let format = TableOutput.format(request) {
             let db = SameThread(ctx.db), target = orgID, overdue = overdueOnly
-            return CSVOutput.stream(filename: "inbox", header: ["kind", "id", "action", "awaiting_org_id", "due_on", "overdue",
+            return TableOutput.stream(format, filename: "inbox", header: ["kind", "id", "action", "awaiting_org_id", "due_on", "overdue",
                                                               "member_id", "member_full_name", "href"]) { after, limit in
                 let (rows, next) = try fetch(db.value, orgID: target, union: union, overdueOnly: overdue, after: after, limit: limit)
                 return (rows.map { [$0.kind, $0.id.lower, $0.action, $0.awaitingOrgID.lower, $0.dueOn.description,

@@ -70,6 +70,11 @@ public struct MemberListQuery: Sendable {
     /// the previous page), fetching `limit + 1` rows. The score and the spelling are the last two
     /// selected columns when `ranked`.
     public func sql(after: [String]?, limit: Int) throws -> (sql: String, parameters: [any PostgresEncodable]) {
+        try sql(after: after, limit: Optional(limit))
+    }
+
+    /// The same; `limit` nil (not for name searches) is the whole set in order, for `stream`.
+    func sql(after: [String]?, limit: Int?) throws -> (sql: String, parameters: [any PostgresEncodable]) {
         var conditions = [Policy.memberScopeSQL(alias: "m", param: 1), visibilitySQL]
         var params: [any PostgresEncodable] = [scopePath]
         func bind(_ v: any PostgresEncodable) -> Int { params.append(v); return params.count }
@@ -89,14 +94,32 @@ public struct MemberListQuery: Sendable {
         }
         switch search {
         case .name(let q)?:
-            return try rankedSQL(q, after: after, keyset: keyset, conditions: conditions, params: params, limit: limit)
+            return try rankedSQL(q, after: after, keyset: keyset, conditions: conditions, params: params, limit: limit ?? 500)
         case .card(let card)?:
             conditions.append("m.party_card_number = $\(bind(card))")
         case nil:
             break
         }
         if let k = keyset { conditions.append("(m.created_at, m.id) > ($\(k.created)::text::timestamptz, $\(k.id))") }
-        let sql = "SELECT \(Member.columns) FROM members m WHERE \(conditions.joined(separator: " AND ")) ORDER BY m.created_at, m.id LIMIT \(limit + 1)"
+        // The scope is "works in the subtree OR has a live link into it". Written as that OR the
+        // planner cannot estimate it: it tested the link of every member (50 s for a province's
+        // first page on 5.5 M members) or, with the (created_at, id) index, walked it for a branch
+        // of 40 members. As two branches, each ordered and limited, each gets its own plan: a
+        // province walks members_created_order (the link checked per member by its unique live
+        // index), a branch or commune reads its path indexes and sorts the few it finds. A member
+        // on both sides comes from the first branch only. Planned per call (see `fetch`).
+        let rest = conditions.dropFirst().joined(separator: " AND ")
+        let order = "ORDER BY m.created_at, m.id" + (limit.map { " LIMIT \($0 + 1)" } ?? "")
+        let sql = """
+            SELECT * FROM (
+                (SELECT \(Member.columns) FROM members m WHERE m.workplace_path <@ $1::ltree AND \(rest) \(order))
+                UNION ALL
+                (SELECT \(Member.columns) FROM members m
+                 WHERE EXISTS (SELECT 1 FROM introductions li WHERE li.member_id = m.id AND li.status IN ('sent', 'received', 'assigned', 'active')
+                               AND (li.commune_path <@ $1::ltree OR li.branch_path <@ $1::ltree))
+                   AND NOT m.workplace_path <@ $1::ltree AND \(rest) \(order))
+            ) m \(order)
+            """
         return (sql, params)
     }
 
@@ -160,21 +183,55 @@ public struct MemberListQuery: Sendable {
         return (sql, params)
     }
 
+    /// Bounds the one statement of a whole-set stream: a province's set is sorted once (seconds),
+    /// which the per-request statement timeout is not meant for.
+    static let streamStatementTimeout = "300s"
+
+    /// The whole filtered set in order, for CSV/XLSX: one statement through a cursor, so the set
+    /// is read and sorted once in one snapshot and then fetched 1,000 rows at a time. Paging it by
+    /// key instead re-runs the query per page, and a large subtree's last page walks the rest of
+    /// the (created_at, id) index looking for rows that are not there. Name searches page (their
+    /// results are short and ranked).
+    func stream(_ db: Connection, emit: ([Member]) throws -> Void) throws {
+        guard !ranked else {
+            var after: [String]? = nil
+            repeat {
+                let (members, next) = try fetch(db, after: after, limit: 1000)
+                try emit(members)
+                after = next
+            } while after != nil
+            return
+        }
+        let (sql, params) = try sql(after: nil, limit: nil)
+        try db.transaction(readOnly: true) { db in
+            _ = try db.queryUnprepared("SET LOCAL jit = off")
+            _ = try db.queryUnprepared("SET LOCAL cursor_tuple_fraction = 1")
+            _ = try db.queryUnprepared("SET LOCAL work_mem = '128MB'")  // a province's rows sort in memory
+            _ = try db.queryUnprepared("SET LOCAL statement_timeout = '\(Self.streamStatementTimeout)'")
+            _ = try db.queryUnprepared("DECLARE member_stream NO SCROLL CURSOR FOR " + sql, parameters: params)
+            while true {
+                let rows = try db.queryUnprepared("FETCH 1000 FROM member_stream")
+                try emit(try rows.map(Member.init(row:)))
+                if rows.count < 1000 { break }
+            }
+            _ = try db.queryUnprepared("CLOSE member_stream")
+        }
+    }
+
     static let badCursor = APIError(status: 400, code: "invalid_cursor", detail: "The cursor is not one this list issued.")
 
     /// Runs one page: the members and the keys of the last one when there is a next page.
-    /// Name searches run unprepared, so each is planned with its pattern known: a cached generic
-    /// plan cannot see the pattern and would read every spelling instead of using the index. JIT
-    /// is off for them: their cost estimates (every spelling's members) are far above what the
-    /// LIMIT lets them do, and compiling would cost more than the query.
+    /// Every page runs unprepared, so it is planned with its values known: a cached generic plan
+    /// cannot see a name search's pattern (it would read every spelling instead of using the
+    /// index) nor how large the caller's subtree is (a province and a branch need opposite plans).
+    /// JIT is off: the cost estimates (every matching member) are far above what the LIMIT lets
+    /// the query do, and compiling would cost more than the query.
     public func fetch(_ db: Connection, after: [String]?, limit: Int) throws -> (members: [Member], next: [String]?) {
         let (sql, params) = try sql(after: after, limit: limit)
-        let rows = ranked
-            ? try db.transaction(readOnly: true) { db in
-                _ = try db.queryUnprepared("SET LOCAL jit = off")
-                return try db.queryUnprepared(sql, parameters: params)
-            }
-            : try db.query(sql, parameters: params)
+        let rows = try db.transaction(readOnly: true) { db in
+            _ = try db.queryUnprepared("SET LOCAL jit = off")
+            return try db.queryUnprepared(sql, parameters: params)
+        }
         var members: [Member] = []
         var lastScore = 0.0, lastForm = ""
         for row in rows.prefix(limit) {

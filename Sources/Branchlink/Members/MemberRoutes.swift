@@ -380,12 +380,10 @@ enum MemberRoutes {
                 orgMissing = true
             }
         }
-        if CSVOutput.wanted(request) {
+        if let format = TableOutput.format(request) {
             let db = SameThread(ctx.db), q = query, empty = orgMissing
-            return CSVOutput.stream(filename: "members", header: Member.csvHeader) { after, limit in
-                if empty { return ([], nil) }
-                let (members, next) = try q.fetch(db.value, after: after, limit: limit)
-                return (members.map(\.csvRow), next)
+            return TableOutput.stream(format, filename: "members", header: Member.csvHeader) { emit in
+                if !empty { try q.stream(db.value) { try emit($0.map(\.csvRow)) } }
             }
         }
         let page = try Page(request, keyCount: query.keyCount)

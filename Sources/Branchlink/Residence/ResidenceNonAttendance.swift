@@ -35,9 +35,9 @@ extension ResidenceMeetingRoutes {
             }
             filter.branchID = id
         }
-        if CSVOutput.wanted(request) {
+        if let format = TableOutput.format(request) {
             let db = SameThread(ctx.db), f = filter
-            return CSVOutput.stream(filename: "non-attendance-\(f.year)", header: NonAttendance.csvHeader) { after, limit in
+            return TableOutput.stream(format, filename: "non-attendance-\(f.year)", header: NonAttendance.csvHeader) { after, limit in
                 let (items, next) = try fetchNonAttendance(db.value, p, f, after: after, limit: limit)
                 return (items.map(\.csvRow), next)
             }
