@@ -99,6 +99,28 @@ final class WebhookRulesTests: XCTestCase {
         XCTAssertFalse(WebhookRules.matches("change_notice.sent", ["introduction.*", "change_notice.acknowledged"]))
     }
 
+    /// Every literal event type the sources append is one a subscription can name: a new event
+    /// type must be added to `WebhookRules.knownEventTypes` (and the WebhookEventType enum of
+    /// openapi.yaml).
+    func testEveryEmittedEventTypeIsKnown() throws {
+        let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources/Branchlink")
+        let files = try XCTUnwrap(FileManager.default.enumerator(atPath: sources.path)).compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") }
+        XCTAssertGreaterThan(files.count, 20)
+        let pattern = try NSRegularExpression(pattern: #"EventLog\.append\(db, type: "([a-z_]+\.[a-z_]+)""#)
+        var emitted: Set<String> = []
+        for file in files {
+            let text = try String(contentsOfFile: sources.appendingPathComponent(file).path, encoding: .utf8)
+            for m in pattern.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+                emitted.insert(String(text[Range(m.range(at: 1), in: text)!]))
+            }
+        }
+        XCTAssertGreaterThan(emitted.count, 15)
+        XCTAssertEqual(emitted.subtracting(WebhookRules.knownEventTypes), [], "add these to WebhookRules.knownEventTypes")
+        let openapi = try String(contentsOfFile: sources.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("openapi.yaml").path, encoding: .utf8)
+        for t in WebhookRules.knownEventTypes { XCTAssertTrue(["[\(t),", " \(t),", " \(t)]"].contains { openapi.contains($0) }, "\(t) in openapi's WebhookEventType") }
+    }
+
     func testDestinations() {
         XCTAssertNil(WebhookRules.urlProblem("http://hooks.example.org/in?x=1", allowPrivate: false))
         XCTAssertEqual(WebhookRules.urlProblem("https://hooks.example.org/in", allowPrivate: false)?.code, "unsupported_scheme")
