@@ -39,6 +39,7 @@ struct Serve: ParsableCommand {
         options.schedulerInterval = Double(max(1, schedulerInterval ?? Env.int("BRANCHLINK_SCHEDULER_INTERVAL_SECONDS") ?? 60))
         options.schedulerTasks = Scheduler.standardTasks(
             lookbackDays: max(1, reminderLookback ?? Env.int("BRANCHLINK_REMINDER_LOOKBACK_DAYS") ?? ReminderPolicy.defaultLookbackDays))
+        options.webhooks = server.makeWebhookConfig()
         let app = Application(options: options)
         try app.server.handleTerminationSignals()
         try app.start()
@@ -47,8 +48,7 @@ struct Serve: ParsableCommand {
                                         dataDir: database.resolvedDataDir)
         }
         app.server.waitUntilStopped()
-        app.campaignRunner?.stop()
-        app.scheduler?.stop()
+        app.stopBackgroundJobs()
         logger.info("stopped")
     }
 }

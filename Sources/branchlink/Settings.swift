@@ -44,6 +44,22 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical (env BRANCHLINK_LOG_LEVEL, info).") var logLevel: String?
     @Option(name: .customLong("rate-limit-per-minute"), help: "Requests per minute per token, per instance (env BRANCHLINK_RATE_LIMIT_PER_MINUTE, 1200).") var rateLimitPerMinute: Int?
 
+    @Flag(name: .customLong("webhook-allow-private"), help: "Let webhooks deliver to loopback/private addresses (env BRANCHLINK_WEBHOOK_ALLOW_PRIVATE=1; off: refused, SSRF).")
+    var webhookAllowPrivate = false
+    @Option(name: .customLong("webhook-timeout-ms"), help: "Whole webhook attempt deadline; connect within min(5000, this) (env BRANCHLINK_WEBHOOK_TIMEOUT_MS, 15000).")
+    var webhookTimeoutMs: Int?
+    @Option(name: .customLong("webhook-threads"), help: "Webhook sender threads (env BRANCHLINK_WEBHOOK_THREADS, 4).") var webhookThreads: Int?
+
+    func makeWebhookConfig() -> WebhookWorker.Config {
+        var c = WebhookWorker.Config()
+        c.limits.allowPrivate = webhookAllowPrivate || ["1", "true", "yes"].contains(Env.string("BRANCHLINK_WEBHOOK_ALLOW_PRIVATE")?.lowercased() ?? "")
+        let total = max(100, webhookTimeoutMs ?? Env.int("BRANCHLINK_WEBHOOK_TIMEOUT_MS") ?? 15_000)
+        c.limits.totalTimeout = Double(total) / 1000
+        c.limits.connectTimeout = Double(min(5000, total)) / 1000
+        c.threads = max(1, webhookThreads ?? Env.int("BRANCHLINK_WEBHOOK_THREADS") ?? 4)
+        return c
+    }
+
     func makeRateLimiter() -> RateLimiter {
         RateLimiter(limit: max(1, rateLimitPerMinute ?? Env.int("BRANCHLINK_RATE_LIMIT_PER_MINUTE") ?? 1200), windowSeconds: 60)
     }

@@ -14,18 +14,21 @@ public final class AppContext {
     /// Campaigns over more members than this are generated in the background (202).
     let campaignSyncLimit: Int
     let campaignRunner: CampaignRunner?
+    /// Subscriptions may name loopback/private destinations (tests, demo, `--webhook-allow-private`).
+    let webhookAllowPrivate: Bool
     let exportRunner: ExportRunner?
     private var wasConnected: Bool
     private let gauge: DatabaseGauge
 
     init(index: Int, db: Connection, gauge: DatabaseGauge, principals: PrincipalCache, campaignSyncLimit: Int = 20_000,
-         campaignRunner: CampaignRunner? = nil, exportRunner: ExportRunner? = nil) {
+         campaignRunner: CampaignRunner? = nil, exportRunner: ExportRunner? = nil, webhookAllowPrivate: Bool = false) {
         self.index = index
         self.db = db
         self.principals = principals
         self.gauge = gauge
         self.campaignSyncLimit = campaignSyncLimit
         self.campaignRunner = campaignRunner
+        self.webhookAllowPrivate = webhookAllowPrivate
         self.exportRunner = exportRunner
         self.wasConnected = db.isConnected
         gauge.track(connected: wasConnected, previously: nil)

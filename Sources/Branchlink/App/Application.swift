@@ -10,6 +10,8 @@ public final class Application: Sendable {
     public let server: HTTPServer<AppContext>
     /// Background generation of large assessment campaigns (nil when `backgroundJobs` is off).
     public let campaignRunner: CampaignRunner?
+    /// Webhook deliveries (nil when `backgroundJobs` is off).
+    public let webhookWorker: WebhookWorker?
     /// Background exports (nil when `backgroundJobs` is off).
     let exportRunner: ExportRunner?
     /// Periodic tasks: reminders, escalations (nil when `backgroundJobs` is off).
@@ -32,6 +34,9 @@ public final class Application: Sendable {
         public var schedulerInterval: Double = 60
         /// The scheduler's periodic tasks.
         public var schedulerTasks: [any ScheduledTask] = Scheduler.standardTasks()
+        /// Webhook sender settings; `webhooks.limits.allowPrivate` also lets subscriptions name
+        /// loopback/private destinations (`--webhook-allow-private`).
+        public var webhooks = WebhookWorker.Config()
         public init(database: PostgresConfiguration) { self.database = database }
     }
 
@@ -63,6 +68,7 @@ public final class Application: Sendable {
         ResidenceMeetingRoutes.register(on: router)
         ResidenceReportRoutes.register(on: router)
         EventFeedRoutes.register(on: router)
+        WebhookRoutes.register(on: router)
         ExportRoutes.register(on: router)
         CoverageReport.register(on: router)
         OverdueReport.register(on: router)
@@ -74,6 +80,9 @@ public final class Application: Sendable {
         let dbConfig = options.database
         let runner = options.backgroundJobs ? CampaignRunner(database: dbConfig, logger: Logger(label: "branchlink.campaigns")) : nil
         let syncLimit = options.campaignSyncLimit
+        let webhookWorker = options.backgroundJobs
+            ? WebhookWorker(database: dbConfig, config: options.webhooks, logger: Logger(label: "branchlink.webhooks")) : nil
+        let allowPrivate = options.webhooks.limits.allowPrivate
         let principals = options.principalCache
         let exports = options.backgroundJobs
             ? ExportRunner(database: dbConfig, router: router, principals: principals, logger: Logger(label: "branchlink.exports"),
@@ -94,11 +103,12 @@ public final class Application: Sendable {
                 // reconnects later and requests get fast 503s meanwhile.
                 let db = try Connection(configuration: dbConfig, requireConnection: false)
                 return AppContext(index: index, db: db, gauge: gauge, principals: principals, campaignSyncLimit: syncLimit,
-                                  campaignRunner: runner, exportRunner: exports)
+                                  campaignRunner: runner, exportRunner: exports, webhookAllowPrivate: allowPrivate)
             })
         slot.server.withLock { $0 = server }
         self.server = server
         self.campaignRunner = runner
+        self.webhookWorker = webhookWorker
         self.exportRunner = exports
         self.scheduler = options.backgroundJobs
             ? Scheduler(database: dbConfig, logger: Logger(label: "branchlink.scheduler"), interval: options.schedulerInterval,
@@ -110,6 +120,7 @@ public final class Application: Sendable {
     public func start() throws {
         try server.start()
         campaignRunner?.start()
+        webhookWorker?.start()
         exportRunner?.start()
         scheduler?.start()
     }
@@ -117,7 +128,14 @@ public final class Application: Sendable {
     /// Stops serving (drain) and the background jobs (after the chunk in progress).
     public func shutdown() {
         server.shutdown()
+        stopBackgroundJobs()
+    }
+
+    /// Stops the background jobs, each after the unit of work in progress (a campaign chunk, an
+    /// export, a delivery attempt, a scheduler page): nothing is left half-done.
+    public func stopBackgroundJobs() {
         campaignRunner?.stop()
+        webhookWorker?.stop()
         exportRunner?.stop()
         scheduler?.stop()
     }

@@ -77,6 +77,7 @@ public enum DemoLoader {
                                             loaded: false, organizations: 0, members: 0, seconds: 0)
                 result.exchanges = try DemoExchanges.load(db, provinceCode: code, number: number, seed: stored ?? seed)
                 if number == 1 { result.assessments = try DemoAssessments.load(db, provinceCode: code, seed: stored ?? seed) }
+                if number == 1 { try DemoWebhooks.load(db, provinceCode: code) }
                 return result
             }
             guard let root = try db.queryRow("SELECT path::text FROM organizations WHERE id = $1", rootID) else {
@@ -98,6 +99,7 @@ public enum DemoLoader {
             // Only the pilot province runs this year's campaign: elsewhere a benchmark (or an
             // officer) starts it.
             if number == 1 { result.assessments = try DemoAssessments.load(db, provinceCode: code, seed: seed) }
+            if number == 1 { try DemoWebhooks.load(db, provinceCode: code) }
             return result
         }
     }
