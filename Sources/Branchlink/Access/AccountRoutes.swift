@@ -167,7 +167,8 @@ enum AccountRoutes {
             guard let updated = try load(db, id) else { throw APIError.notFound("account") }
             return try JSONOutput.resource(updated, version: updated.version)
         }
-        ctx.principals.invalidate(accountID: id)
+        let principals = ctx.principals
+        ctx.afterCommit { principals.invalidate(accountID: id) }
         return response
     }
 
