@@ -46,7 +46,8 @@ enum DelegationRoutes {
             guard let d = Timestamp.parse(s) else { input.fail(key, "format", "must be an RFC 3339 timestamp"); return nil }
             return d
         }
-        let validFrom = time("valid_from", required: false) ?? now
+        let requestedFrom = time("valid_from", required: false)
+        let validFrom = requestedFrom ?? now
         let validUntil = time("valid_until", required: true)
         let reason = input.string("reason", required: false, maxLength: 500)
         if let validUntil, let problem = DelegationRules.periodProblem(from: validFrom, until: validUntil, now: now) {
@@ -57,6 +58,7 @@ enum DelegationRoutes {
         guard let delegateID, let validUntil else { throw APIError(status: 422, code: "validation_failed", detail: "Invalid body.") }
 
         return try ctx.db.transaction { db in
+            // Without valid_from it starts at the transaction's now(), the clock every check uses.
             guard let delegate = try AccountRoutes.load(db, delegateID),
                   DelegationRules.inReach(delegatingPath: p.orgPath, delegatePath: delegate.orgPath) else {
                 throw APIError.notFound("account")
@@ -67,8 +69,8 @@ enum DelegationRoutes {
             }
             guard let row = try db.queryRow("""
                 INSERT INTO delegations (org_id, grantor_account_id, delegate_account_id, valid_from, valid_until, reason)
-                VALUES ($1, $2, $3, $4::text::timestamptz, $5::text::timestamptz, $6) RETURNING id
-                """, p.orgID, p.accountID, delegateID, Timestamp.rfc3339(validFrom), Timestamp.rfc3339(validUntil), reason),
+                VALUES ($1, $2, $3, COALESCE($4::text::timestamptz, now()), $5::text::timestamptz, $6) RETURNING id
+                """, p.orgID, p.accountID, delegateID, requestedFrom.map(Timestamp.rfc3339), Timestamp.rfc3339(validUntil), reason),
                 let d = try load(db, try row.decode(UUID.self, 0)) else { throw APIError.notFound("delegation") }
             try EventLog.append(db, type: "delegation.created", entityType: "delegation", entityID: d.id, orgIDs: [d.orgID, delegate.orgId],
                                 actor: p, requestID: request.requestID,
