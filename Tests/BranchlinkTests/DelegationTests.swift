@@ -150,3 +150,31 @@ final class DelegationTests: XCTestCase {
         XCTAssertNil(DelegationRules.periodProblem(from: now, until: DelegationRules.latestEnd(from: now), now: now))
     }
 }
+
+/// The demo province's delegations (one active, one expired, added once) and audit records.
+final class DemoDelegationTests: XCTestCase {
+    func testDemoHasDelegationsAndAnIntactAuditChain() throws {
+        let t = try TestApp()
+        defer { t.stop() }
+        let db = try Connection(t.databaseURL, statementTimeoutMilliseconds: 0)
+        try DemoLoader.load(db)
+        _ = try DemoLoader.issueTokens(db, baseURL: "http://127.0.0.1:\(t.port)")
+        let handle = try DemoLoader.issueTokens(db, baseURL: "http://127.0.0.1:\(t.port)")
+        func call(_ token: String, _ path: String, _ headers: [String: String] = [:]) throws -> TestResponse {
+            try TestHTTP.request(port: t.port, method: "GET", path: path,
+                                 headers: headers.merging(["Authorization": "Bearer \(token)"]) { a, _ in a })
+        }
+        let given = try call(handle.tokens.communeOfficer, "/v1/delegations?direction=given")
+        let statuses = ((try given.json()["items"] as? [[String: Any]]) ?? []).compactMap { $0["status"] as? String }
+        XCTAssertEqual(statuses.sorted(), ["active", "expired"], "added once, although tokens were issued twice")
+        XCTAssertEqual(try call(handle.tokens.branchOfficer, "/v1/inbox", ["Acting-For": handle.orgs.commune]).status, 200)
+        XCTAssertEqual(try call(handle.tokens.workplaceOfficer, "/v1/inbox", ["Acting-For": handle.orgs.commune]).status, 403)
+
+        let audit = try call(handle.tokens.admin, "/v1/audit")
+        let actions = ((try audit.json()["items"] as? [[String: Any]]) ?? []).compactMap { $0["action"] as? String }
+        XCTAssertEqual(actions, ["demo.load", "demo.delegations"])
+        let verify = try call(handle.tokens.admin, "/v1/audit/verify")
+        XCTAssertEqual(try verify.json()["intact"] as? Bool, true)
+        XCTAssertEqual(try verify.json()["checked"] as? Int, 2)
+    }
+}
