@@ -50,9 +50,10 @@ enum AuditRoutes {
     static func fetch(_ db: Connection, _ p: Principal, _ f: ListFilter, after: [String]?, limit: Int) throws -> ([AuditRecord], [String]?) {
         var params: [any PostgresEncodable] = [p.orgPath]
         func bind(_ v: any PostgresEncodable) -> Int { params.append(v); return params.count }
+        // The subtree's ids once (a hashed subplan), probed for both columns of every record.
         var conditions = ["""
-            (EXISTS (SELECT 1 FROM organizations o WHERE o.id = a.org_id AND o.path <@ $1::ltree)
-             OR EXISTS (SELECT 1 FROM organizations o WHERE o.id = a.account_org_id AND o.path <@ $1::ltree))
+            (a.org_id IN (SELECT o.id FROM organizations o WHERE o.path <@ $1::ltree)
+             OR a.account_org_id IN (SELECT o.id FROM organizations o WHERE o.path <@ $1::ltree))
             """]
         if let v = f.accountID { conditions.append("a.account_id = $\(bind(v))") }
         if let v = f.entityType { conditions.append("a.entity_type = $\(bind(v))") }
