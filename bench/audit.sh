@@ -38,8 +38,9 @@ rps() {
 wrk.method = "$method"
 wrk.headers["Authorization"] = "Bearer $token"
 wrk.headers["Content-Type"] = "application/json"
-${header:+wrk.headers["Acting-For"] = "$header"}
 LUA
+  # (quotes inside ${…:+…} in a here-document would be removed)
+  [[ -z "$header" ]] || echo "wrk.headers[\"Acting-For\"] = \"$header\"" >>"$BL_TMP/$label.lua"
   if [[ "$method" == POST ]]; then
     echo "wrk.body = '{\"branch_id\":\"$branch\",\"held_on\":\"2026-11-20\",\"topic\":\"bench\"}'" >>"$BL_TMP/$label.lua"
   fi

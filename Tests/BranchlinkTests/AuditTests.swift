@@ -33,6 +33,16 @@ final class AuditTests: XCTestCase {
         XCTAssertNotEqual(changed.computedHash, r.computedHash)
     }
 
+    /// The database hashes appended records (audit_append), verify recomputes in Swift: both
+    /// percent-encode alike, and the function locks the documented key.
+    func testDatabaseEncodingMatchesSwift() throws {
+        for text in ["", "POST /v1/introductions/{id}/receive", "Tên đ a=b,c\n%~._-", "Nguyễn Thị Hòa 😀", "A-Z_a.z~09"] {
+            XCTAssertEqual(try f.db.queryRow("SELECT audit_pct($1)", text)?.decode(String.self, 0), AuditRecord.pct(text), text)
+        }
+        let source = try XCTUnwrap(try f.db.queryRow("SELECT prosrc FROM pg_proc WHERE proname = 'audit_append'")?.decode(String.self, 0))
+        XCTAssertTrue(source.contains("pg_advisory_xact_lock(\(AuditChain.lockKey))"))
+    }
+
     // MARK: Over HTTP
 
     func records(_ who: String, _ query: String = "") throws -> [[String: Any]] {
