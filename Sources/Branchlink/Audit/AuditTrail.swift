@@ -48,7 +48,7 @@ struct AuditTrail: Middleware {
 public enum AuditChain {
     /// Key of the transaction-scoped advisory lock that serializes appends, so that each record
     /// links to the one committed just before it. Taken as late as possible (the append is the
-    /// transaction's last statement), it is held only from there until COMMIT. `audit_append`
+    /// transaction's last statement), it is held only from there until COMMIT. `audit_head()`
     /// (migration 0010) takes it with this number.
     public static let lockKey: Int64 = 0x626C_6175_6469_7431  // "blaudit1"
 
@@ -88,24 +88,34 @@ public enum AuditChain {
         }
     }
 
-    /// Appends `entry` inside the caller's open transaction and returns its sequence: one round
-    /// trip to `audit_append` (migration 0010), which takes the lock, reads the head in a statement
-    /// of its own (so it sees the record the previous lock holder committed), hashes the canonical
-    /// form and inserts. Measured: the three statements this replaced cost a write 2 extra round
-    /// trips; `AuditRecord.canonical` remains the reference that verify recomputes.
+    /// Appends `entry` inside the caller's open transaction and returns the record: `audit_head()`
+    /// (migration 0010) takes the lock and reads the head in one round trip, the record is hashed
+    /// here and inserted; the lock is then held only until COMMIT.
     @discardableResult
-    public static func append(_ db: Connection, _ entry: Entry) throws -> Int64 {
+    public static func append(_ db: Connection, _ entry: Entry) throws -> AuditRecord {
         precondition(db.inTransaction, "the audit record must be written in the transaction of the change")
         var object: [String: Any] = [:]
         for (k, v) in entry.fields { object[k] = v ?? NSNull() }
-        let json = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        guard let row = try db.queryRow("""
-            SELECT audit_append($1, $2, $3, $4, $5, $6::integer, $7, $8, $9::jsonb, $10, $11)
-            """, entry.accountID, entry.accountOrgID, entry.orgID, entry.delegationID, entry.action, entry.status, entry.entityType,
-            entry.entityID, String(decoding: json, as: UTF8.self), entry.requestID, entry.bodySHA256) else {
-            throw APIError(status: 500, code: "internal_error", detail: "The audit record was not appended.")
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        guard let head = try db.queryRow("SELECT head_sequence, head_hash, now_micros FROM audit_head()") else {
+            throw APIError(status: 500, code: "internal_error", detail: "The audit chain head could not be read.")
         }
-        return Int64(try row.decode(Int.self, 0))
+        var record = AuditRecord(
+            sequence: Int64(try head.decode(Int?.self, 0) ?? 0) + 1, atMicros: Int64(try head.decode(Int.self, 2)),
+            accountID: entry.accountID, accountOrgID: entry.accountOrgID, orgID: entry.orgID, delegationID: entry.delegationID,
+            action: entry.action, status: entry.status, entityType: entry.entityType, entityID: entry.entityID, fields: entry.fields,
+            requestID: entry.requestID, bodySHA256: entry.bodySHA256, prevHash: try head.decode([UInt8]?.self, 1) ?? AuditRecord.genesis,
+            hash: [])
+        record.hash = record.computedHash
+        try db.execute("""
+            INSERT INTO audit_records (sequence, at, account_id, account_org_id, org_id, delegation_id, action, status, entity_type,
+                                       entity_id, fields, request_id, body_sha256, prev_hash, hash)
+            VALUES ($1, timestamptz 'epoch' + $2::bigint * interval '1 microsecond', $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12,
+                    $13, $14, $15)
+            """, Int(record.sequence), Int(record.atMicros), record.accountID, record.accountOrgID, record.orgID, record.delegationID,
+            record.action, record.status, record.entityType, record.entityID, json, record.requestID, record.bodySHA256,
+            record.prevHash, record.hash)
+        return record
     }
 
     /// Columns read back into an `AuditRecord` by `record(row:)`, from `audit_records a`.
