@@ -142,7 +142,8 @@ enum AuditFields {
     /// The top-level names of a JSON object body with the whitelisted scalar values; nil for a body
     /// that is not a JSON object (CSV imports, empty bodies).
     static func fromBody(_ body: [UInt8]) -> [String: String?] {
-        guard !body.isEmpty, let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return [:] }
+        // Bodies over 1 MiB (batches, CSV files) are not parsed again: their digest identifies them.
+        guard !body.isEmpty, body.count <= 1 << 20, body.first == UInt8(ascii: "{"), let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return [:] }
         var out: [String: String?] = [:]
         for (name, value) in object {
             out[name] = valueWhitelist.contains(name) ? scalar(value) : .some(nil)
@@ -160,7 +161,7 @@ enum AuditFields {
 
     /// The `id` and `status` of a JSON object response (the created resource, the new state).
     static func fromResponse(_ body: [UInt8]) -> (id: UUID?, status: String?) {
-        guard body.first == UInt8(ascii: "{"),
+        guard body.first == UInt8(ascii: "{"), body.count <= 1 << 16,
               let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return (nil, nil) }
         return ((object["id"] as? String).flatMap(UUID.init(uuidString:)), object["status"] as? String)
     }
