@@ -32,8 +32,14 @@ struct Serve: ParsableCommand {
         try DatabaseSetup.migrate(url: db.url, logger: logger)
         if demo { try DemoSetup.load(url: db.url) }
         let config = server.makeConfig(logger: logger)
+        // The embedded cluster's server runs as the application role, which cannot change audit
+        // records; an external URL is used as given (connect it as branchlink_app, see AppRole).
+        let appURL = db.cluster != nil ? AppRole.connectionString(db.url) : db.url
+        if let check = try? Connection(appURL), (try? AppRole.canAlterAudit(check)) != false {
+            logger.warning("the server's database role can change audit records; connect it as \(AppRole.name)")
+        }
         var options = Application.Options(database: PostgresConfiguration(
-            db.url, statementTimeoutMilliseconds: database.resolvedStatementTimeout, logger: Logger(label: "branchlink.postgres")))
+            appURL, statementTimeoutMilliseconds: database.resolvedStatementTimeout, logger: Logger(label: "branchlink.postgres")))
         options.server = config
         options.rateLimiter = server.makeRateLimiter()
         options.schedulerInterval = Double(max(1, schedulerInterval ?? Env.int("BRANCHLINK_SCHEDULER_INTERVAL_SECONDS") ?? 60))

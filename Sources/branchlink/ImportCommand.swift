@@ -61,8 +61,16 @@ struct ImportArguments: ParsableArguments {
         let started = DispatchTime.now().uptimeNanoseconds
         let report: ImportReport
         do {
-            report = try Importer.run(db, kind: kind, csv: [UInt8](data), actor: try ImportActor.rootAdministrator(db),
-                                      options: ImportOptions(dryRun: dryRun, atomic: atomic))
+            // Not a request: audited as one system record in the import's transaction.
+            report = try db.transaction { db in
+                let report = try Importer.run(db, kind: kind, csv: [UInt8](data), actor: try ImportActor.rootAdministrator(db),
+                                              options: ImportOptions(dryRun: dryRun, atomic: atomic))
+                try AuditChain.append(db, AuditChain.Entry(
+                    action: "cli.import.\(kind.rawValue)", entityType: "import",
+                    fields: ["dry_run": String(dryRun), "atomic": String(atomic), "rows": String(report.rows), "ok": String(report.ok),
+                             "failed": String(report.failed), "written": String(report.written)], body: [UInt8](data)))
+                return report
+            }
         } catch let e as APIError {
             var message = "\(file): \(e.code): \(e.detail)"
             for f in e.errors { message += "\n  \(f.pointer.replacingOccurrences(of: "/columns/", with: "column ")): \(f.message)" }

@@ -53,7 +53,14 @@ struct TokenCommand: ParsableCommand {
             let db = try Connection(setup.url)
             let issued: TokenIssuer.Issued
             do {
-                issued = try TokenIssuer.createAccountWithToken(db, orgCode: org, role: role, name: accountName)
+                // Not a request: audited as one system record in the same transaction.
+                issued = try db.transaction { db in
+                    let issued = try TokenIssuer.createAccountWithToken(db, orgCode: org, role: role, name: accountName)
+                    let orgID = try db.queryRow("SELECT a.org_id FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.id = $1", issued.id)?.decode(UUID.self, 0)
+                    try AuditChain.append(db, AuditChain.Entry(orgID: orgID, action: "cli.token.create", entityType: "token", entityID: issued.id,
+                                                               fields: ["role": role.rawValue]))
+                    return issued
+                }
             } catch let e as APIError where e.code == "not_found" {
                 throw TokenCommandError(description: "no organization has the code \(org)")
             }

@@ -15,7 +15,10 @@ final class TestApp {
 
     init(configure: (inout Application.Options) -> Void = { _ in }) throws {
         databaseURL = try TestDatabase.createDatabase(prefix: "app", migrated: true)
-        var options = Application.Options(database: PostgresConfiguration(databaseURL, reconnectBackoff: .milliseconds(100)))
+        // The application runs as its restricted role, as `branchlink serve` does; fixtures use
+        // `databaseURL` (the owner).
+        var options = Application.Options(database: PostgresConfiguration(AppRole.connectionString(databaseURL),
+                                                                          reconnectBackoff: .milliseconds(100)))
         options.server.port = 0
         options.server.loopCount = 1
         options.server.workerCount = 2

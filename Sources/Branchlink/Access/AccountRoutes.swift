@@ -108,7 +108,7 @@ enum AccountRoutes {
         let me = Me(
             account: .init(id: p.accountID.lower, name: p.accountName),
             role: p.role.rawValue,
-            organization: .init(id: p.orgID.lower, code: try row.decode(String.self, 0), name: try row.decode(String.self, 1),
+            organization: .init(id: p.accountOrgID.lower, code: try row.decode(String.self, 0), name: try row.decode(String.self, 1),
                                 kind: try row.decode(String.self, 2)),
             token: .init(id: p.tokenID.lower, name: try row.decode(String.self, 3), expiresAt: try row.decode(Date?.self, 4)))
         return try JSONOutput.resource(me)
@@ -167,7 +167,8 @@ enum AccountRoutes {
             guard let updated = try load(db, id) else { throw APIError.notFound("account") }
             return try JSONOutput.resource(updated, version: updated.version)
         }
-        ctx.principals.invalidate(accountID: id)
+        let principals = ctx.principals
+        ctx.afterCommit { principals.invalidate(accountID: id) }
         return response
     }
 

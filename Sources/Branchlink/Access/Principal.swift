@@ -24,4 +24,12 @@ public struct Principal: Sendable {
     /// members exempt from introduction (HD 33 §1.2).
     public var isResidenceSide: Bool { orgKind == "commune" || (orgKind == "branch" && residentialBranch) }
     let residentialBranch: Bool
+    /// Set when the request acts for another organization under a delegation (`Acting-For`): then
+    /// `orgID`/`orgPath` are the delegating organization's, `role` is `officer`, and `homeOrgID` is
+    /// the delegate account's own organization.
+    public var delegationID: UUID? = nil
+    public var homeOrgID: UUID? = nil
+
+    /// The account's own organization, delegated or not.
+    public var accountOrgID: UUID { homeOrgID ?? orgID }
 }

@@ -157,7 +157,8 @@ enum TokenRoutes {
             }
             return token.id
         }
-        ctx.principals.invalidate(tokenID: tokenID)
+        let principals = ctx.principals
+        ctx.afterCommit { principals.invalidate(tokenID: tokenID) }
         return Response(status: 204)
     }
 

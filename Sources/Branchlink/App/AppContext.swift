@@ -17,6 +17,11 @@ public final class AppContext {
     /// Subscriptions may name loopback/private destinations (tests, demo, `--webhook-allow-private`).
     let webhookAllowPrivate: Bool
     let exportRunner: ExportRunner?
+    /// What the audit record of the write in progress says beyond its defaults (AuditTrail); nil
+    /// outside an audited write.
+    public internal(set) var audit: AuditNote?
+    /// Work to run once the audited write's transaction has committed (see `afterCommit`).
+    var commitHooks: [() -> Void]?
     private var wasConnected: Bool
     private let gauge: DatabaseGauge
 
@@ -32,6 +37,13 @@ public final class AppContext {
         self.exportRunner = exportRunner
         self.wasConnected = db.isConnected
         gauge.track(connected: wasConnected, previously: nil)
+    }
+
+    /// Runs `work` after the request's transaction commits (AuditTrail wraps every write in one), or
+    /// at once when none is open: cache invalidations and wake-ups must not run before the change
+    /// is visible to others, nor at all when it is rolled back.
+    public func afterCommit(_ work: @escaping () -> Void) {
+        if commitHooks != nil { commitHooks!.append(work) } else { work() }
     }
 
     /// After every request: roll back anything left open and keep the connection gauge current.

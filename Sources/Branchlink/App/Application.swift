@@ -51,7 +51,10 @@ public final class Application: Sendable {
         // Everything below needs a bearer token.
         router.use(QueryGuard())
         router.use(Authentication(rateLimiter: options.rateLimiter))
+        router.use(ActingFor())
         router.use(Idempotency())
+        // Every write in one transaction with its audit record (after Idempotency: replays are not writes).
+        router.use(AuditTrail())
         OrganizationRoutes.register(on: router)
         MemberRoutes.register(on: router)
         AccountRoutes.register(on: router)
@@ -73,6 +76,8 @@ public final class Application: Sendable {
         CoverageReport.register(on: router)
         OverdueReport.register(on: router)
         EscalationRoutes.register(on: router)
+        AuditRoutes.register(on: router)
+        DelegationRoutes.register(on: router)
 
         let gauge = DatabaseGauge()
         let mapper = ErrorMapper()

@@ -57,7 +57,7 @@ enum CampaignRoutes {
             if !async { while try CampaignGenerator.step(db, campaignID: id) {} }
             return (try load(db, id, for: p), async)
         }
-        if async { ctx.campaignRunner?.notify() }
+        if async, let runner = ctx.campaignRunner { ctx.afterCommit { runner.notify() } }
         var response = try JSONOutput.resource(campaign, status: async ? 202 : 201, version: campaign.version,
                                                location: "/v1/assessment-campaigns/\(campaign.id.lower)")
         if async { response.headers.set("retry-after", "5") }

@@ -91,6 +91,11 @@ public enum DemoLoader {
                                 orgIDs: [province.province.id], actor: nil, requestID: nil,
                                 data: ["seed": String(seed), "organizations": orgCount, "members": memberCount])
             let exchanges = try DemoExchanges.load(db, provinceCode: code, number: number, seed: seed)
+            // A bulk load by SQL, not a request: audited as one system record with its counts.
+            try AuditChain.append(db, AuditChain.Entry(orgID: province.province.id, action: "demo.load", entityType: "organization",
+                                                       entityID: province.province.id,
+                                                       fields: ["organizations": String(orgCount), "members": String(memberCount),
+                                                                "seed": String(seed)]))
             let elapsed = started.duration(to: .now)
             var result = ProvinceResult(code: code, name: province.name, provinceID: province.province.id, loaded: true,
                                         organizations: orgCount, members: memberCount,
@@ -181,6 +186,7 @@ public enum DemoLoader {
             }
             let orgs = DemoHandle.Orgs(province: province, workplace: workplace, commune: commune, branch: branch, otherCommune: other)
             var tokens: [String: String] = [:]
+            var accountIDs: [String: UUID] = [:]
             for spec in accounts {
                 let orgID = UUID(uuidString: orgs.id(of: spec.org))!
                 let accountID: UUID
@@ -206,7 +212,10 @@ public enum DemoLoader {
                 try EventLog.append(db, type: "token.created", entityType: "token", entityID: issued.id, orgIDs: [orgID],
                                     actor: nil, requestID: nil, data: ["account_id": accountID.lower, "via": "demo"])
                 tokens[spec.key] = issued.secret
+                accountIDs[spec.key] = accountID
             }
+            try DemoDelegations.ensure(db, commune: UUID(uuidString: commune)!, grantor: accountIDs["commune_officer"]!,
+                                       delegate: accountIDs["branch_officer"]!)
             return DemoHandle(baseURL: baseURL, tokens: DemoHandle.Tokens(
                 admin: tokens["admin"]!, provinceViewer: tokens["province_viewer"]!, workplaceOfficer: tokens["workplace_officer"]!,
                 communeOfficer: tokens["commune_officer"]!, branchOfficer: tokens["branch_officer"]!,

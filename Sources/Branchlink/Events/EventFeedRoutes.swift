@@ -85,11 +85,11 @@ enum EventFeedRoutes {
         ]
         let rows = try db.query("""
             SELECT s.xmin::text, f.xid::text, f.sequence, f.type, f.occurred_at, f.entity_type, f.entity_id, f.org_ids,
-                   f.actor_account_id, f.acting_for_org_id, f.request_id, f.data
+                   f.actor_account_id, f.acting_for_org_id, f.request_id, f.data, f.delegation_id
             FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) s
             LEFT JOIN LATERAL (
                 SELECT COALESCE(e.xid, '0'::xid8) AS xid, e.sequence, e.type, e.occurred_at, e.entity_type, e.entity_id, e.org_ids,
-                       e.actor_account_id, e.acting_for_org_id, e.request_id, e.data::text AS data
+                       e.actor_account_id, e.acting_for_org_id, e.request_id, e.data::text AS data, e.delegation_id
                 FROM events e
                 WHERE \(conditions.joined(separator: " AND "))
                 ORDER BY COALESCE(e.xid, '0'::xid8), e.sequence
@@ -119,7 +119,12 @@ enum EventFeedRoutes {
                 j.uuid(o)
             }
             j.raw("],\"actor\":")
-            if let a = try row.decode(UUID?.self, 8) { j.raw("{\"account_id\":"); j.uuid(a); j.raw("}") } else { j.null() }
+            if let a = try row.decode(UUID?.self, 8) {
+                // Under a delegation the actor is the delegate and acting_for the delegating organization.
+                j.raw("{\"account_id\":"); j.uuid(a)
+                if let d = try row.decode(UUID?.self, 12) { j.raw(",\"delegation_id\":"); j.uuid(d) }
+                j.raw("}")
+            } else { j.null() }
             j.raw(",\"acting_for\":"); j.uuid(try row.decode(UUID?.self, 9))
             j.raw(",\"request_id\":"); j.string(try row.decode(String?.self, 10))
             j.raw(",\"data\":"); j.bytes.append(contentsOf: try row.decode(String.self, 11).utf8)

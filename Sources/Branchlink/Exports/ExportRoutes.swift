@@ -68,7 +68,7 @@ enum ExportRoutes {
                 """, p.accountID, p.tokenID, p.orgID, path, format.rawValue, filename, request.requestID, Double(retentionSeconds))!
             return try Export(row: row)
         }
-        ctx.exportRunner?.notify()
+        if let runner = ctx.exportRunner { ctx.afterCommit { runner.notify() } }
         var r = try JSONOutput.resource(export, status: 202, version: export.version, location: export.href)
         r.headers.set("retry-after", "2")
         return r

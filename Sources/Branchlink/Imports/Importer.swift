@@ -128,7 +128,13 @@ public enum Importer {
         // Both headers are checked before the database is touched.
         let memberColumns = kind == .members ? try ImportHeader<MemberColumn>(header) : nil
         let organizationColumns = kind == .organizations ? try ImportHeader<OrganizationColumn>(header) : nil
-        if !db.inTransaction { try db.setStatementTimeout(milliseconds: statementTimeoutMs) }
+        // Inside the request's transaction (AuditTrail) a SET LOCAL lasts until it ends; outside, the
+        // session setting is restored by resetSession after the job.
+        if db.inTransaction {
+            _ = try db.simpleQuery("SET LOCAL statement_timeout = \(statementTimeoutMs)")
+        } else {
+            try db.setStatementTimeout(milliseconds: statementTimeoutMs)
+        }
         do {
             return try db.transaction { db in
                 let report: ImportReport

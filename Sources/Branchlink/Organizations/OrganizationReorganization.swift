@@ -37,7 +37,8 @@ extension OrganizationRoutes {
             let moved = try load(db, id, for: p)
             return try JSONOutput.resource(moved, version: moved.version)
         }
-        ctx.principals.invalidateAll()  // paths of accounts' organizations may have changed
+        let principals = ctx.principals
+        ctx.afterCommit { principals.invalidateAll() }  // paths of accounts' organizations may have changed
         return response
     }
 
@@ -94,7 +95,8 @@ extension OrganizationRoutes {
             let merged = try load(db, id, for: p)
             return try JSONOutput.resource(merged, version: merged.version)
         }
-        ctx.principals.invalidateAll()
+        let principals = ctx.principals
+        ctx.afterCommit { principals.invalidateAll() }
         return response
     }
 
