@@ -112,6 +112,7 @@ public enum WebhookRules {
         "assessment_request.created", "assessment_request.forwarded", "assessment_request.submitted",
         "assessment_request.sent_back", "assessment_request.confirmed", "assessment_request.closed", "assessment_request.cancelled",
         "change_notice.sent", "change_notice.acknowledged",
+        "delegation.created", "delegation.revoked",
         "demo.loaded", "demo.exchanges_loaded", "demo.assessments_loaded",
         "escalation.created", "escalation.resolved", "escalation.acknowledged",
         "import.completed",
