@@ -30,7 +30,7 @@
 #   HEADER_TIMEOUT_MS [3000] (slowloris)  FD_LIMIT [256] (fd_limit: the server's ulimit -n)
 #   SHORT_CONNS [100000]  RESET_CLIENTS [1000]  IDLE_CONNS [1000]  IDLE_HOLD [20]
 #   SLOW_CLIENTS [200]  FD_CLIENTS [400]  KEEP_TMP [0] (1: keep the temporary data directory)
-#   MEASURE [""]: any of "member_lookup introduce_batch search inbox campaign exports reports", or "all"; their own knobs
+#   MEASURE [""]: any of "member_lookup introduce_batch search inbox campaign exports reports audit", or "all"; their own knobs
 #   (DURATION, REPEAT, PROFILE, SCALE_DIR, WAIT_MINUTES, ...) pass through the environment; see the
 #   top of each script and bench/README.md.
 set -euo pipefail
@@ -59,7 +59,7 @@ SLOW_CLIENTS=${SLOW_CLIENTS:-200}
 FD_CLIENTS=${FD_CLIENTS:-400}
 KEEP_TMP=${KEEP_TMP:-0}
 MEASURE=${MEASURE:-}
-[[ "$MEASURE" != all ]] || MEASURE="member_lookup introduce_batch search inbox campaign exports reports"
+[[ "$MEASURE" != all ]] || MEASURE="member_lookup introduce_batch search inbox campaign exports reports audit"
 PEERS_SH=${PEERS_SH:-$ROOT/../shared/bench/peers.sh}
 
 OUT="$HERE/out/$(date +%Y%m%d-%H%M%S)"
@@ -237,7 +237,7 @@ fi
 
 for m in $MEASURE; do
   case "$m" in
-    member_lookup | introduce_batch | search | inbox | campaign | exports | reports) ;;
+    member_lookup | introduce_batch | search | inbox | campaign | exports | reports | audit) ;;
     *) log "unknown measurement $m"; SUMMARY+=("$m: unknown measurement"); FAILED=1; continue ;;
   esac
   section "measurement: $m"
