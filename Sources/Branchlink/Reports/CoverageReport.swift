@@ -19,8 +19,9 @@ import Postgres
 /// row says who is late. Request counts are of `year`. Confidential requests are counted, never
 /// listed (their drill-down lists hide them from ancestors).
 ///
-/// Computed on each call from the tables: aggregates first group by organization id over covering
-/// indexes (migration 0009), then map organizations to rows (bench/reports.sh for the figures).
+/// Computed on each call: members from their counts per organization (kept in step by triggers),
+/// introductions, notices and requests grouped by organization id over their (covering) indexes,
+/// then organizations mapped to rows (migration 0009; bench/reports.sh for the figures).
 enum CoverageReport {
     static func register(on router: Router<AppContext>) {
         router.get("/v1/reports/coverage", coverage)
