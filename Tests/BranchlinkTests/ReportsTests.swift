@@ -173,7 +173,7 @@ final class ReportsTests: XCTestCase {
         let first = try f.call("viewer", "GET", "/v1/reports/coverage?org_id=\(f.orgs["P1"]!)")
         let firstTag = try XCTUnwrap(first.headers["etag"])
         XCTAssertEqual(try f.call("viewer", "GET", "/v1/reports/coverage?org_id=\(f.orgs["P1"]!)", headers: ["If-None-Match": firstTag]).status, 304)
-        // Member counts follow the member table (migration 0009's triggers): m0 becomes
+        // Member counts follow the member table (migration 0016's triggers): m0 becomes
         // activities-exempt, m5 moves from C2 to C1, a new member joins W2 living in C2.
         try f.db.execute("UPDATE members SET exemption = 'activities', exemption_ground = 'HD 33' WHERE id = $1::uuid", r.m[0])
         try f.db.execute("UPDATE members SET residence_commune_id = $2::uuid WHERE id = $1::uuid", r.m[5], c1)

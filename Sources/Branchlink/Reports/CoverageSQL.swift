@@ -34,7 +34,7 @@ extension CoverageReport {
         let resKey = target.org.kind == "commune" || branchLevel ? "branch_id" : "commune_id"
         var sources: [String] = []
 
-        // Members from their counts per organization (migration 0009), kept in step by triggers.
+        // Members from their counts per organization (migration 0016), kept in step by triggers.
         let hideExempt = residenceCaller ? " AND c.exemption <> 'introduction'" : ""
         if !residence || !branchLevel {
             sources.append("""
