@@ -171,8 +171,27 @@ final class ReportsTests: XCTestCase {
         XCTAssertEqual(try f.call("other_commune", "GET", "/v1/reports/overdue?org_id=\(c1)").status, 404)
 
         let first = try f.call("viewer", "GET", "/v1/reports/coverage?org_id=\(f.orgs["P1"]!)")
-        let tag = try XCTUnwrap(first.headers["etag"])
-        XCTAssertEqual(try f.call("viewer", "GET", "/v1/reports/coverage?org_id=\(f.orgs["P1"]!)", headers: ["If-None-Match": tag]).status, 304)
+        let firstTag = try XCTUnwrap(first.headers["etag"])
+        XCTAssertEqual(try f.call("viewer", "GET", "/v1/reports/coverage?org_id=\(f.orgs["P1"]!)", headers: ["If-None-Match": firstTag]).status, 304)
+        // Member counts follow the member table (migration 0016's triggers): m0 becomes
+        // activities-exempt, m5 moves from C2 to C1, a new member joins W2 living in C2.
+        try f.db.execute("UPDATE members SET exemption = 'activities', exemption_ground = 'HD 33' WHERE id = $1::uuid", r.m[0])
+        try f.db.execute("UPDATE members SET residence_commune_id = $2::uuid WHERE id = $1::uuid", r.m[5], c1)
+        try f.db.execute("UPDATE members SET full_name = 'Tên mới' WHERE id = $1::uuid", r.m[1])
+        _ = try f.addMember(7, exemption: "none", workplace: "W2", commune: "C2")
+        let moved = rows(try report("viewer", "org_id=\(f.orgs["P1"]!)"))
+        XCTAssertEqual(flat(try XCTUnwrap(moved["C1"]))["members.working"] as? Int, 7)
+        XCTAssertEqual(flat(try XCTUnwrap(moved["C1"]))["members.exempt.activities"] as? Int, 2)
+        XCTAssertEqual(flat(try XCTUnwrap(moved["C2"]))["members.working"] as? Int, 1)
+        let sending = rows(try report("viewer", "org_id=\(f.orgs["P1"]!)&group_by=workplace"))
+        XCTAssertEqual(flat(try XCTUnwrap(sending["W2"]))["members.working"] as? Int, 3)
+        XCTAssertEqual(flat(try XCTUnwrap(sending["W1"]))["members.exempt.activities"] as? Int, 2)
+        try f.db.execute("DELETE FROM members WHERE party_card_number LIKE '93000007%'")
+        XCTAssertEqual(flat(try XCTUnwrap(rows(try report("viewer", "org_id=\(f.orgs["P1"]!)&group_by=workplace"))["W2"]))["members.working"] as? Int, 2)
+        try f.db.execute("UPDATE members SET residence_commune_id = $2::uuid WHERE id = $1::uuid", r.m[5], f.orgs["C2"]!)
+        try f.db.execute("UPDATE members SET exemption = 'none', exemption_ground = NULL WHERE id = $1::uuid", r.m[0])
+        let tag = try XCTUnwrap(try f.call("viewer", "GET", "/v1/reports/coverage?org_id=\(f.orgs["P1"]!)").headers["etag"])
+
         // A change moves the ETag.
         try f.db.execute("UPDATE introductions SET status = 'active', awaiting_org_id = NULL, due_on = NULL WHERE id = $1::uuid", r.ids["i2"]!)
         XCTAssertEqual(try f.call("viewer", "GET", "/v1/reports/coverage?org_id=\(f.orgs["P1"]!)", headers: ["If-None-Match": tag]).status, 200)

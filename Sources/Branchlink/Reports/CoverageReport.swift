@@ -19,8 +19,9 @@ import Postgres
 /// row says who is late. Request counts are of `year`. Confidential requests are counted, never
 /// listed (their drill-down lists hide them from ancestors).
 ///
-/// Computed on each call from the tables: aggregates first group by organization id over covering
-/// indexes (migration 0009), then map organizations to rows (bench/reports.sh for the figures).
+/// Computed on each call: members from their counts per organization (kept in step by triggers),
+/// introductions, notices and requests grouped by organization id over their (covering) indexes,
+/// then organizations mapped to rows (migrations 0009 and 0016; bench/reports.sh for the figures).
 enum CoverageReport {
     static func register(on router: Router<AppContext>) {
         router.get("/v1/reports/coverage", coverage)
@@ -106,12 +107,8 @@ enum CoverageReport {
 
     static func compute(_ db: Connection, target: Target, side: Side, year: Int, residenceCaller: Bool) throws -> Report {
         let grassrootsRows = side == .workplace && !target.workplaceLevel
-        var rows = try loadRows(db, target: target, side: side, grassroots: grassrootsRows)
-        var index: [String: Int] = [:]
-        for (i, r) in rows.enumerated() { index[r.org.path] = i }
-        var total = CoverageRow(org: target.org)
         let sql = self.sql(target: target, side: side, grassroots: grassrootsRows, residenceCaller: residenceCaller)
-        let result = try db.transaction { db -> [Row] in
+        let (loaded, result) = try db.transaction { db -> ([CoverageRow], [Row]) in
             // The per-organization aggregates of a province hash a few hundred thousand index
             // entries: enough memory to keep them off disk, and no JIT compilation (it costs more
             // than it saves at this size).
@@ -120,8 +117,13 @@ enum CoverageReport {
             // A country-wide report reads every member and exchange (seconds, bench/reports.sh):
             // more than the per-request statement timeout allows, and still bounded.
             if target.isRoot || target.org.kind == "province" { try db.execute("SET LOCAL statement_timeout = '30s'") }
-            return try db.queryUnprepared(sql, parameters: [target.org.path, year]).map(Row.init)
+            let rows = try loadRows(db, target: target, side: side, grassroots: grassrootsRows)
+            return (rows, try db.queryUnprepared(sql, parameters: [target.org.path, year]).map(Row.init))
         }
+        var rows = loaded
+        var index: [String: Int] = [:]
+        for (i, r) in rows.enumerated() { index[r.org.path] = i }
+        var total = CoverageRow(org: target.org)
         for r in result {
             total.add(source: r.source, k1: r.k1, k2: r.k2, k3: r.k3, n: r.n)
             if let child = r.child, let i = index[child] { rows[i].add(source: r.source, k1: r.k1, k2: r.k2, k3: r.k3, n: r.n) }

@@ -1,8 +1,8 @@
 import Foundation
 
 /// The one statement behind a coverage report ($1 the target's path, $2 the year). Each source
-/// aggregates by organization id first, straight from an index where it can (the grouping of a
-/// province's 160,000 members is a walk of `members_residence_cover`), and only then maps the
+/// aggregates by organization id first, from counters (members) or straight from an index where it
+/// can (a province's 60,000 introductions: `introductions_commune_cover`), and only then maps the
 /// few thousand organizations to report rows: `s` gives each organization of the subtree the path
 /// of the row it belongs to (NULL: counted in the total only). Result columns: source, row path,
 /// k1, k2, k3, n0…n6 (CoverageRow.add reads them).
@@ -34,17 +34,13 @@ extension CoverageReport {
         let resKey = target.org.kind == "commune" || branchLevel ? "branch_id" : "commune_id"
         var sources: [String] = []
 
-        let hideExempt = residenceCaller ? " AND m.exemption <> 'introduction'" : ""
-        if !residence {
+        // Members from their counts per organization (migration 0016), kept in step by triggers.
+        let hideExempt = residenceCaller ? " AND c.exemption <> 'introduction'" : ""
+        if !residence || !branchLevel {
             sources.append("""
-                SELECT 'm' AS src, m.workplace_org_id AS org, m.exemption AS k1, NULL::text AS k2, NULL::text AS k3,
-                       count(*) AS n0, 0::bigint AS n1, 0::bigint AS n2, 0::bigint AS n3, 0::bigint AS n4, 0::bigint AS n5, 0::bigint AS n6
-                FROM members m WHERE \(inTree("m.workplace_org_id"))\(hideExempt) GROUP BY 2, 3
-                """)
-        } else if !branchLevel {
-            sources.append("""
-                SELECT 'm', m.residence_commune_id, m.exemption, NULL, NULL, count(*), 0, 0, 0, 0, 0, 0
-                FROM members m WHERE \(inTree("m.residence_commune_id"))\(hideExempt) GROUP BY 2, 3
+                SELECT 'm' AS src, c.org_id AS org, c.exemption AS k1, NULL::text AS k2, NULL::text AS k3,
+                       c.n AS n0, 0::bigint AS n1, 0::bigint AS n2, 0::bigint AS n3, 0::bigint AS n4, 0::bigint AS n5, 0::bigint AS n6
+                FROM member_counts c WHERE c.side = '\(residence ? "residence" : "workplace")' AND \(inTree("c.org_id"))\(hideExempt)
                 """)
         }
 
