@@ -286,7 +286,7 @@ public struct DemoHandle: Codable, Sendable, Equatable {
         let data = try encoder.encode(self) + Data("\n".utf8)
         let path = URL(fileURLWithPath: directory).appendingPathComponent(Self.fileName).path
         let temporary = path + ".tmp"
-        fm.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600])
+        _ = fm.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600])
         try data.write(to: URL(fileURLWithPath: temporary))
         try fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: temporary)
         if rename(temporary, path) != 0 {

@@ -21,14 +21,8 @@ public final class ExportRunner: Sendable {
     static let leaseSeconds = 120.0
 
     private let configuration: PostgresConfiguration
-    private let router: Router<AppContext>
-    private let principals: PrincipalCache
-    private let logger: Logger
-    private let pollInterval: Double
-    private let workers: Int
-    private let wake = DispatchSemaphore(value: 0)
-    private let state = Mutex<(stopping: Bool, started: Int)>((false, 0))
-    private let finished = DispatchSemaphore(value: 0)
+    private let job: ExportJob
+    private let threads: BackgroundThreads
 
     init(database: PostgresConfiguration, router: Router<AppContext>, principals: PrincipalCache, logger: Logger,
          workers: Int = 1, pollInterval: Double = 5) {
@@ -36,63 +30,41 @@ public final class ExportRunner: Sendable {
         // A province-wide file takes longer than a request's statement timeout allows.
         config.statementTimeoutMilliseconds = 1_800_000
         self.configuration = config
-        self.router = router
-        self.principals = principals
-        self.logger = logger
-        self.pollInterval = pollInterval
-        self.workers = max(0, workers)
-    }
-
-    func start() {
-        for i in 0..<workers {
-            let thread = Thread { [self] in loop() }
-            thread.name = "bl-exports-\(i)"
-            state.withLock { $0.started += 1 }
-            thread.start()
+        let job = ExportJob(router: router, principals: principals, logger: logger)
+        self.job = job
+        threads = BackgroundThreads(name: "exports", count: workers, database: config, logger: logger, pollInterval: pollInterval) { db, stopping in
+            let ctx = job.context(db)
+            try job.expire(db)
+            while !stopping(), try job.runNext(ctx) {}
+            return false
         }
     }
+
+    func start() { threads.start() }
 
     /// An export was asked for: look now rather than at the next poll.
-    func notify() { for _ in 0..<workers { wake.signal() } }
+    func notify() { threads.notify() }
 
     /// Stops after the exports in progress.
-    func stop(timeout: Double = 30) {
-        let started = state.withLock { s -> Int in
-            s.stopping = true
-            return s.started
-        }
-        for _ in 0..<started { wake.signal() }
-        let deadline = DispatchTime.now() + timeout
-        for _ in 0..<started { _ = finished.wait(timeout: deadline) }
-    }
-
-    private var stopping: Bool { state.withLock { $0.stopping } }
+    func stop(timeout: Double = 30) { threads.stop(timeout: timeout) }
 
     /// One pass on a connection of its own (tests with `workers: 0` drive the runner with it).
     @discardableResult
     func runOnce() throws -> Bool {
-        let ctx = AppContext(index: -1, db: try Connection(configuration: configuration), gauge: DatabaseGauge(), principals: principals)
-        try expire(ctx.db)
-        return try runNext(ctx)
+        let ctx = job.context(try Connection(configuration: configuration))
+        try job.expire(ctx.db)
+        return try job.runNext(ctx)
     }
+}
 
-    private func loop() {
-        defer { finished.signal() }
-        var context: AppContext?
-        while !stopping {
-            do {
-                if context == nil {
-                    let db = try Connection(configuration: configuration, requireConnection: false)
-                    context = AppContext(index: -1, db: db, gauge: DatabaseGauge(), principals: principals)
-                }
-                try expire(context!.db)
-                while !stopping, try runNext(context!) {}
-            } catch {
-                logger.warning("export runner: \(error)")
-            }
-            _ = wake.wait(timeout: .now() + pollInterval)
-        }
-    }
+/// What one export worker does: claim an export, run its list as the token that asked, store the file.
+struct ExportJob: Sendable {
+    let router: Router<AppContext>
+    let principals: PrincipalCache
+    let logger: Logger
+
+    /// A context like a handler thread's, around the worker's own connection.
+    func context(_ db: Connection) -> AppContext { AppContext(index: -1, db: db, gauge: DatabaseGauge(), principals: principals) }
 
     /// Deletes the files of exports past their retention.
     func expire(_ db: Connection) throws {
@@ -114,10 +86,10 @@ public final class ExportRunner: Sendable {
                            OR (status = 'running' AND lease_until <= now())
                         ORDER BY created_at FOR UPDATE SKIP LOCKED LIMIT 1)
             RETURNING id, token_id, path, format, attempts, request_id
-            """, Self.leaseSeconds) else { return false }
+            """, ExportRunner.leaseSeconds) else { return false }
         let id = try claim.decode(UUID.self, 0)
         let attempts = try claim.decode(Int.self, 4)
-        guard attempts <= Self.maxAttempts else {
+        guard attempts <= ExportRunner.maxAttempts else {
             try fail(ctx.db, id, APIError(status: 500, code: "export_abandoned", detail: "The export failed \(attempts - 1) times; ask again."))
             return true
         }

@@ -17,12 +17,8 @@ public protocol ScheduledTask: Sendable {
 /// `interval` seconds it runs each task once. Never on a request's handler thread.
 public final class Scheduler: Sendable {
     public let tasks: [any ScheduledTask]
-    private let configuration: PostgresConfiguration
     private let logger: Logger
-    private let interval: Double
-    private let wake = DispatchSemaphore(value: 0)
-    private let state = Mutex<(stopping: Bool, started: Bool)>((false, false))
-    private let finished = DispatchSemaphore(value: 0)
+    private let threads: BackgroundThreads
 
     /// The tasks `branchlink serve` runs.
     public static func standardTasks(lookbackDays: Int = ReminderPolicy.defaultLookbackDays) -> [any ScheduledTask] {
@@ -33,10 +29,19 @@ public final class Scheduler: Sendable {
         var config = database
         // A page touches at most `batchSize` items; a slow one must not be cut by the request timeout.
         config.statementTimeoutMilliseconds = max(config.statementTimeoutMilliseconds, 120_000)
-        self.configuration = config
         self.logger = logger
-        self.interval = max(0.01, interval)
         self.tasks = tasks
+        // The first tick comes one interval after start: a process that starts and stops at once
+        // (a test, a migration check) does no background writes.
+        threads = BackgroundThreads(name: "scheduler", count: 1, database: config, logger: logger, pollInterval: interval,
+                                    sleepFirst: true) { db, _ in
+            let report = Self.tick(db: db, now: Date(), tasks: tasks, logger: logger)
+            if !report.errors.isEmpty { db.afterJob() }
+            if report.done.values.reduce(0, +) > 0 {
+                logger.info("scheduler tick", metadata: report.done.reduce(into: Logger.Metadata()) { $0[$1.key] = .string(String($1.value)) })
+            }
+            return false
+        }
     }
 
     public struct TickReport: Sendable {
@@ -62,50 +67,8 @@ public final class Scheduler: Sendable {
 
     public func tick(db: Connection, now: Date) -> TickReport { Self.tick(db: db, now: now, tasks: tasks, logger: logger) }
 
-    public func start() {
-        let first = state.withLock { s -> Bool in
-            defer { s.started = true }
-            return !s.started
-        }
-        guard first else { return }
-        let thread = Thread { [self] in loop() }
-        thread.name = "bl-scheduler"
-        thread.start()
-    }
+    public func start() { threads.start() }
 
     /// Stops after the page in progress (each page is its own transaction: nothing half-done).
-    public func stop(timeout: Double = 30) {
-        let started = state.withLock { s -> Bool in
-            let was = s.started && !s.stopping
-            s.stopping = true
-            return was
-        }
-        guard started else { return }
-        wake.signal()
-        _ = finished.wait(timeout: .now() + timeout)
-    }
-
-    private var stopping: Bool { state.withLock { $0.stopping } }
-
-    /// The first tick comes one interval after start: a process that starts and stops at once (a
-    /// test, a migration check) does no background writes.
-    private func loop() {
-        defer { finished.signal() }
-        var db: Connection?
-        while !stopping {
-            _ = wake.wait(timeout: .now() + interval)
-            if stopping { break }
-            do {
-                if db == nil { db = try Connection(configuration: configuration, requireConnection: false) }
-                let report = tick(db: db!, now: Date())
-                if !report.errors.isEmpty { db?.afterJob() }
-                let total = report.done.values.reduce(0, +)
-                if total > 0 {
-                    logger.info("scheduler tick", metadata: report.done.reduce(into: Logger.Metadata()) { $0[$1.key] = .string(String($1.value)) })
-                }
-            } catch {
-                logger.warning("scheduler: \(error)")
-            }
-        }
-    }
+    public func stop(timeout: Double = 30) { threads.stop(timeout: timeout) }
 }

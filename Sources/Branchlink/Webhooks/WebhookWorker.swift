@@ -22,16 +22,14 @@ public final class WebhookWorker: Sendable {
     }
 
     public let config: Config
-    private let database: PostgresConfiguration
-    private let logger: Logger
-    private let state = Mutex<(stopping: Bool, started: Int)>((false, 0))
-    private let wake = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
+    private let threads: BackgroundThreads
 
     public init(database: PostgresConfiguration, config: Config, logger: Logger) {
-        self.database = database
         self.config = config
-        self.logger = logger
+        threads = BackgroundThreads(name: "webhooks", count: max(1, config.threads), database: database, logger: logger,
+                                    pollInterval: config.pollInterval) { db, _ in
+            try Self.runOnce(db: db, now: Date(), config: config) > 0
+        }
     }
 
     /// One round: new events become deliveries, then up to `sendBatch` due deliveries are sent and
@@ -53,40 +51,8 @@ public final class WebhookWorker: Sendable {
         return done
     }
 
-    public func start() {
-        for i in 0..<max(1, config.threads) {
-            let thread = Thread { [self] in loop() }
-            thread.name = "bl-webhooks-\(i)"
-            state.withLock { $0.started += 1 }
-            thread.start()
-        }
-    }
+    public func start() { threads.start() }
 
     /// Stops after the attempts in flight (each is recorded before its thread ends).
-    public func stop(timeout: Double = 30) {
-        let started = state.withLock { s -> Int in
-            s.stopping = true
-            return s.started
-        }
-        for _ in 0..<started { wake.signal() }
-        let deadline = DispatchTime.now() + timeout
-        for _ in 0..<started { _ = finished.wait(timeout: deadline) }
-    }
-
-    private var stopping: Bool { state.withLock { $0.stopping } }
-
-    private func loop() {
-        defer { finished.signal() }
-        var db: Connection?
-        while !stopping {
-            var busy = false
-            do {
-                if db == nil { db = try Connection(configuration: database, requireConnection: false) }
-                busy = try runOnce(db: db!, now: Date()) > 0
-            } catch {
-                logger.warning("webhook worker: \(error)")
-            }
-            if !busy { _ = wake.wait(timeout: .now() + config.pollInterval) }
-        }
-    }
+    public func stop(timeout: Double = 30) { threads.stop(timeout: timeout) }
 }
