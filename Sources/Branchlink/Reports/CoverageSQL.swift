@@ -78,7 +78,7 @@ extension CoverageReport {
             """)
 
         sources.append("""
-            SELECT 'o', x.org, x.step, NULL, NULL, count(*), 0, 0, 0, 0, 0, 0 FROM (\(OverdueReport.waitingUnion(orgCondition: inTree))) x GROUP BY 2, 3
+            SELECT 'o', x.org, x.step, NULL, NULL, count(*), 0, 0, 0, 0, 0, 0 FROM (\(OverdueReport.waitingUnion(orgCondition: inTree))) x\(OverdueReport.columns) GROUP BY 2, 3
             """)
 
         return """

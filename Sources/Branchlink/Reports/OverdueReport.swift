@@ -13,10 +13,14 @@ enum OverdueReport {
         router.get("/v1/reports/overdue", list)
     }
 
+    static let columns = "(type, id, step, status, org, due_on, ref)"
+
     static let types = ["introduction", "change_notice", "assessment_request", "residence_report", "workplace_task"]
 
     /// One SELECT per waiting table, overdue rows only: type, id, step, status, awaiting org, due
-    /// date, and the id the item's link names (a task links to its member). `orgCondition` restricts
+    /// date, and the id the item's link names (a task links to its member). Use it as
+    /// `(union) alias\(columns)`: a UNION takes its column names from its first SELECT, which a
+    /// `type` filter may leave out. `orgCondition` restricts
     /// the awaiting organization (given the column); `requestVisible` hides confidential requests.
     static func waitingUnion(orgCondition: (String) -> String, requestVisible: String = "TRUE", types: [String] = types) -> String {
         var parts: [String] = []
@@ -122,7 +126,7 @@ enum OverdueReport {
         let rows = try db.query("""
             WITH ids AS MATERIALIZED (SELECT array_agg(id) AS a FROM organizations WHERE path <@ $1::ltree)
             SELECT w.type, w.id, w.step, w.status, w.org, o.code, o.name, w.due_on, hcm_today() - w.due_on, w.ref
-            FROM (\(union)) w JOIN organizations o ON o.id = w.org
+            FROM (\(union)) w\(columns) JOIN organizations o ON o.id = w.org
             WHERE \(conditions.joined(separator: " AND "))
             ORDER BY w.due_on, w.type, w.id LIMIT \(limit + 1)
             """, parameters: params)
