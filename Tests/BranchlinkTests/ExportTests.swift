@@ -87,8 +87,15 @@ final class ExportTests: XCTestCase {
             XCTAssertEqual(try f.call("other_workplace", "GET", href).status, 404, "an export is its account's")
             XCTAssertEqual(try f.call("other_workplace", "GET", href + "/file").status, 404)
         }
+        // The same list named by source and parameters.
+        let bySource = try f.call("workplace", "POST", "/v1/exports", ["source": "members", "params": ["org_id": f.orgs["W1"]!, "limit": 2]])
+        XCTAssertEqual(bySource.status, 202, bySource.text)
+        XCTAssertEqual(try bySource.json()["path"] as? String, "/v1/members?limit=2&org_id=\(f.orgs["W1"]!)")
+        let sourceHref = try XCTUnwrap(bySource.headers["location"])
+        let deadline = Date().addingTimeInterval(20)
+        while try f.call("workplace", "GET", sourceHref).json()["status"] as? String != "done" && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
         let list = try f.call("workplace", "GET", "/v1/exports?status=done").json()
-        XCTAssertEqual((list["items"] as? [Any])?.count, 2)
+        XCTAssertEqual((list["items"] as? [Any])?.count, 3)
         XCTAssertEqual(((try f.call("other_workplace", "GET", "/v1/exports").json())["items"] as? [Any])?.count, 0)
     }
 
@@ -106,6 +113,11 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(try problem(["path": "/v1/members?org_id=nope"]).1, "export_request_invalid")
         XCTAssertEqual(try problem(["path": "/v1/reports/assessments?org_id=\(f.orgs["C2"]!)"]).1, "export_request_invalid", "outside the caller's scope")
         XCTAssertEqual(try problem(["path": "/v1/members", "format": "pdf"]).0, 422)
+        XCTAssertEqual(try problem([:]).0, 422, "neither path nor source")
+        XCTAssertEqual(try problem(["path": "/v1/members", "source": "members"]).0, 422, "both")
+        XCTAssertEqual(try problem(["params": ["org_id": f.orgs["W1"]!]]).0, 422, "params without source")
+        XCTAssertEqual(try problem(["source": "members", "params": ["org_id": ["x": 1]]]).0, 422, "a nested object is no parameter")
+        XCTAssertEqual(try problem(["source": "reports/assessments", "params": ["org_id": f.orgs["C2"]!]]).1, "export_request_invalid")
         XCTAssertEqual(try problem(["path": "/v1/members", "extra": 1]).0, 422)
         XCTAssertEqual(try f.db.queryRow("SELECT count(*) FROM exports")!.decode(Int.self, 0), 0, "a refused export leaves nothing")
     }

@@ -120,6 +120,31 @@ public struct JSONInput {
         return JSONInput(object: o)
     }
 
+    /// An object of query parameters, in key order: each value a string, a number or a boolean, or
+    /// an array of them for a parameter given several times.
+    public mutating func queryParameters(_ key: String, required: Bool = true, maxCount: Int = 50) -> [(name: String, value: String)]? {
+        guard let v = raw(key, required: required) else { return nil }
+        guard let o = v as? [String: Any] else { fail(key, "type", "must be an object"); return nil }
+        guard o.count <= maxCount else { fail(key, "too_long", "must have at most \(maxCount) parameters"); return nil }
+        func text(_ value: Any) -> String? {
+            if let s = value as? String { return s }
+            if let n = value as? NSNumber { return Self.isBool(n) ? (n.boolValue ? "true" : "false") : n.stringValue }
+            return nil
+        }
+        var out: [(name: String, value: String)] = []
+        for name in o.keys.sorted() {
+            let values = (o[name] as? [Any]) ?? [o[name]!]
+            for value in values {
+                guard let t = text(value) else {
+                    errors.append(FieldError(pointer: "/\(key)/\(name)", code: "type", message: "must be a string, number or boolean, or an array of them"))
+                    return nil
+                }
+                out.append((name, t))
+            }
+        }
+        return out
+    }
+
     public mutating func array(_ key: String, required: Bool = true, maxCount: Int) -> [Any]? {
         guard let v = raw(key, required: required) else { return nil }
         guard let a = v as? [Any] else { fail(key, "type", "must be an array"); return nil }

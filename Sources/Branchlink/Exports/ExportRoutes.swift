@@ -30,10 +30,22 @@ enum ExportRoutes {
     static func create(_ request: Request, _ ctx: AppContext, router: Router<AppContext>) throws -> Response {
         let p = try ctx.caller()
         var input = try JSONInput(request)
-        let path = input.string("path", maxLength: 2048, pattern: "^/v1/[^\\s#]*$")
+        // The list is named either by its path (what a client would GET) or by its source and
+        // parameters (`members` and `{"org_id": …}` for /v1/members?org_id=…).
+        let given = input.string("path", required: false, maxLength: 2048, pattern: "^/v1/[^\\s#]*$")
+        let source = input.string("source", required: false, maxLength: 200, pattern: "^[a-z][a-z0-9_-]*(/[a-z][a-z0-9_-]*)*$")
+        let params = input.queryParameters("params", required: false)
         let format = input.enumeration("format", TableFormat.self, required: false) ?? .csv
+        if input.has("path") == (input.has("source") || input.has("params")) {
+            input.fail(input.has("path") ? "source" : "path", "path_or_source", "give either path, or source with optional params")
+        } else if input.has("params") && !input.has("source") {
+            input.fail("source", "required", "is required with params")
+        }
         try input.finish()
-        guard let path else { throw APIError(status: 422, code: "validation_failed", detail: "Invalid body.") }
+        guard let path = given ?? source.map({ Self.path(source: $0, params: params ?? []) }) else {
+            throw APIError(status: 422, code: "validation_failed", detail: "Invalid body.")
+        }
+        guard path.utf8.count <= 2048 else { throw pathError("is longer than 2,048 characters") }
 
         // The list answers now what it would answer a direct GET: 4xx for bad filters or scope, and
         // a table for lists and reports. Its stream is not run here: the worker runs it.
@@ -72,6 +84,15 @@ enum ExportRoutes {
         var r = try JSONOutput.resource(export, status: 202, version: export.version, location: export.href)
         r.headers.set("retry-after", "2")
         return r
+    }
+
+    /// `/v1/<source>?<params>`, the parameters percent-encoded.
+    static func path(source: String, params: [(name: String, value: String)]) -> String {
+        var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)...Unicode.Scalar(127)))
+        allowed.insert(charactersIn: "-._~:")
+        func encode(_ s: String) -> String { s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s }
+        let query = params.map { encode($0.name) + "=" + encode($0.value) }.joined(separator: "&")
+        return "/v1/" + source + (query.isEmpty ? "" : "?" + query)
     }
 
     /// The list's own file name (`members.csv` → `members`), without the extension.
