@@ -113,6 +113,15 @@ final class WebhookTests: XCTestCase {
         XCTAssertEqual(try paused.json()["paused_reason"] as? String, "manual")
         XCTAssertEqual(try paused.json()["event_types"] as? [String], ["*"])
         XCTAssertNotEqual(paused.headers["etag"], etag)
+        // The one-word actions do the same as PATCH {status}.
+        let resumed = try f.call("commune", "POST", "/v1/webhooks/\(id)/resume", headers: ["If-Match": paused.headers["etag"]!])
+        XCTAssertEqual(resumed.status, 200, resumed.text)
+        XCTAssertEqual(try resumed.json()["status"] as? String, "active")
+        XCTAssertEqual(try f.call("viewer", "POST", "/v1/webhooks/\(id)/pause").status, 403)
+        XCTAssertEqual(try f.call("commune", "POST", "/v1/webhooks/\(id)/pause", ["why": 1]).status, 422)
+        let pausedAgain = try f.call("commune", "POST", "/v1/webhooks/\(id)/pause")
+        XCTAssertEqual(try pausedAgain.json()["status"] as? String, "paused")
+        XCTAssertEqual(try pausedAgain.json()["paused_reason"] as? String, "manual")
 
         // An Idempotency-Key replay confirms the creation without showing the secret again.
         let body2: [String: Any] = ["url": r.url, "event_types": ["member.updated"]]

@@ -14,6 +14,9 @@ enum WebhookRoutes {
         router.patch("/v1/webhooks/{id}", patch)
         router.delete("/v1/webhooks/{id}", delete)
         router.post("/v1/webhooks/{id}/rotate-secret", rotate)
+        // PATCH {status} in one word each, as DESIGN.md's API map names them.
+        router.post("/v1/webhooks/{id}/pause") { request, ctx in try setStatus(request, ctx, "paused") }
+        router.post("/v1/webhooks/{id}/resume") { request, ctx in try setStatus(request, ctx, "active") }
         WebhookDeliveryRoutes.register(on: router)
     }
 
@@ -118,8 +121,22 @@ enum WebhookRoutes {
         let clearDescription = input.has("description") && input.isNull("description")
         let status = input.has("status") ? input.string("status", pattern: "^(active|paused)$") : nil
         try input.finish()
+        return try update(request, ctx, p: p, id: id, target: target, description: description, clearDescription: clearDescription,
+                          status: status)
+    }
 
-        return try ctx.db.transaction { db in
+    /// `POST /{id}/pause` and `/resume`: an empty body (or `{}`), the rest as PATCH.
+    static func setStatus(_ request: Request, _ ctx: AppContext, _ status: String) throws -> Response {
+        let p = try ctx.caller()
+        let id = try request.pathUUID(notFound: "webhook")
+        var input = try JSONInput(request)
+        try input.finish()
+        return try update(request, ctx, p: p, id: id, target: (nil, nil), description: nil, clearDescription: false, status: status)
+    }
+
+    private static func update(_ request: Request, _ ctx: AppContext, p: Principal, id: UUID, target: (url: String?, types: [String]?),
+                               description: String?, clearDescription: Bool, status: String?) throws -> Response {
+        try ctx.db.transaction { db in
             let w = try load(db, id, for: p, forUpdate: true)
             try Policy.require(p, .act, at: w.orgPath, what: "webhook")
             try ETag.checkIfMatch(request, version: w.version)
