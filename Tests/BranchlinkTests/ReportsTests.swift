@@ -195,6 +195,18 @@ final class ReportsTests: XCTestCase {
         // A change moves the ETag.
         try f.db.execute("UPDATE introductions SET status = 'active', awaiting_org_id = NULL, due_on = NULL WHERE id = $1::uuid", r.ids["i2"]!)
         XCTAssertEqual(try f.call("viewer", "GET", "/v1/reports/coverage?org_id=\(f.orgs["P1"]!)", headers: ["If-None-Match": tag]).status, 200)
+        // The introduction counts (migration 0017) equal a recount after the fixture's inserts, that
+        // status change, and an update that moves no count.
+        try f.db.execute("UPDATE introductions SET note = 'ghi chú' WHERE id = $1::uuid", r.ids["i2"]!)
+        let drift = try f.db.queryRow("""
+            WITH fresh AS (SELECT 'commune' AS side, commune_id AS org_id, status, exemption_marker, count(*) AS n FROM introductions GROUP BY 2, 3, 4
+                           UNION ALL SELECT 'workplace', workplace_id, status, exemption_marker, count(*) FROM introductions GROUP BY 2, 3, 4),
+                 kept AS (SELECT side, org_id, status, exemption_marker, n FROM introduction_counts WHERE n <> 0)
+            SELECT (SELECT count(*) FROM (SELECT * FROM fresh EXCEPT SELECT * FROM kept) a) + (SELECT count(*) FROM (SELECT * FROM kept EXCEPT SELECT * FROM fresh) b),
+                   (SELECT count(*) FROM fresh)
+            """)!
+        XCTAssertEqual(try drift.decode(Int.self, 0), 0)
+        XCTAssertGreaterThan(try drift.decode(Int.self, 1), 2)
 
         let csv = try f.call("viewer", "GET", "/v1/reports/coverage?org_id=\(f.orgs["P1"]!)", headers: ["Accept": "text/csv"])
         XCTAssertEqual(csv.status, 200)

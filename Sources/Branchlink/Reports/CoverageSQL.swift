@@ -44,12 +44,20 @@ extension CoverageReport {
                 """)
         }
 
-        let introKey = residence ? "i.\(resKey)" : "i.workplace_id"
-        let introScope = residence ? (branchLevel ? pathInTree("i.branch_path") : inTree("i.commune_id")) : inTree("i.workplace_id")
-        sources.append("""
-            SELECT 'i', \(introKey), i.status, i.exemption_marker::text, NULL, count(*), 0, 0, 0, 0, 0, 0
-            FROM introductions i WHERE \(introScope) GROUP BY 2, 3, 4
-            """)
+        // Introductions keyed by commune or workplace come from their counts (migration 0017); a
+        // commune's or a branch's rows are its branches, read from the introductions themselves.
+        if resKey == "commune_id" || !residence {
+            sources.append("""
+                SELECT 'i', c.org_id, c.status, c.exemption_marker::text, NULL, c.n, 0, 0, 0, 0, 0, 0
+                FROM introduction_counts c WHERE c.side = '\(residence ? "commune" : "workplace")' AND \(inTree("c.org_id"))
+                """)
+        } else {
+            let introScope = branchLevel ? pathInTree("i.branch_path") : inTree("i.commune_id")
+            sources.append("""
+                SELECT 'i', i.\(resKey), i.status, i.exemption_marker::text, NULL, count(*), 0, 0, 0, 0, 0, 0
+                FROM introductions i WHERE \(introScope) GROUP BY 2, 3, 4
+                """)
+        }
 
         let noticeKey = residence ? "n.\(resKey)" : "n.workplace_id"
         let noticeScope = residence ? pathInTree(branchLevel ? "n.branch_path" : "n.commune_path") : pathInTree("n.workplace_path")
