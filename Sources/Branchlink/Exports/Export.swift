@@ -106,7 +106,7 @@ enum InternalRequest {
             throw ExportRoutes.pathError("must be a list or report of this API under /v1/ (not an export)")
         }
         guard case .found(let route, let parameters) = router.match(method: "GET", path: path), case .worker(let handler) = route.action else {
-            throw ExportRoutes.pathError("no list or report answers GET \(path)")
+            throw ExportRoutes.pathError("names no list or report of this API (nothing answers GET \(path))")
         }
         let head = RequestHead(method: "GET", target: target, path: path, query: query, version: HTTPVersion(major: 1, minor: 1),
                                headers: ["accept": format.mediaType], framing: .none, keepAlive: true, expectContinue: false)
