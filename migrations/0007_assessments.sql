@@ -68,8 +68,8 @@ CREATE TABLE assessment_campaigns (
     org_path            ltree NOT NULL,
     due_on              date NOT NULL,
     status              text NOT NULL CHECK (status IN ('running', 'done', 'failed')),
-    -- Generation runs in chunks (assessment_campaign_chunks), each committed with its counts, so a
-    -- campaign interrupted by a restart resumes with the chunks not done, counting nothing twice.
+    -- Generation runs in chunks (ranges of introduction ids), each committed with its counts, so a
+    -- campaign interrupted by a restart resumes at `chunks_done` without counting anything twice.
     chunks_total        integer NOT NULL DEFAULT 1 CHECK (chunks_total >= 1),
     chunks_done         integer NOT NULL DEFAULT 0,
     -- Members of the subtree with a live introduction, and what became of them.
@@ -127,47 +127,29 @@ CREATE TABLE assessment_meeting_members (
 CREATE INDEX assessment_meeting_members_member ON assessment_meeting_members (member_id);
 
 -- workplace → commune → branch → commune → workplace. The requester is the workplace side (or the
--- personnel body running a procedure).
---
--- Time-ordered UUIDs (RFC 9562 version 7: 48 bits of Unix milliseconds, then random bits): rows
--- created together sit together in the primary key and in the events' entity index, so a
--- campaign's inserts append to a few index pages instead of touching (and logging) every one.
-CREATE FUNCTION uuid_v7() RETURNS uuid
-    LANGUAGE sql VOLATILE PARALLEL SAFE
-    RETURN encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
-        PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) FROM 1), 52, 1), 53, 1), 'hex')::uuid;
-
--- A national campaign inserts two million rows at once (bench/campaign.sh), which shaped this
--- table: organizations by id only (btree; lists take the caller's subtree as an array of ids, a
--- single row's paths come from a join), no path copies to rewrite on reorganizations, and no
--- foreign keys to introductions, members or organizations. Each such check locks the referenced
--- row, one WAL record per request, which cost more than the inserts themselves. Those rows are
--- never deleted (organizations are closed, introductions end), and requests are only ever created
--- from the live introduction they name, read in the same statement. `awaiting_org_id` is checked
--- against the involved organizations instead.
-
+-- personnel body running a procedure); paths are copies, like introductions', so visibility is
+-- three index conditions.
 CREATE TABLE assessment_requests (
-    id                 uuid PRIMARY KEY DEFAULT uuid_v7(),
-    member_id          uuid NOT NULL,
-    introduction_id    uuid NOT NULL,
+    id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    member_id          uuid NOT NULL REFERENCES members (id),
+    introduction_id    uuid NOT NULL REFERENCES introductions (id),
     purpose            text NOT NULL CHECK (purpose IN ('annual', 'admission', 'full_membership', 'appointment',
                            'committee_personnel', 'reward', 'discipline', 'other')),
     year               integer NOT NULL CHECK (year BETWEEN 2000 AND 2100),
-    -- The year of an annual request, NULL for the others: with the member it is unique (one annual
-    -- request per member and year, whatever became of it, so re-running a campaign never
-    -- duplicates, even concurrently), and the same index finds a member's requests.
-    annual_year        integer GENERATED ALWAYS AS (CASE WHEN purpose = 'annual' THEN year END) STORED,
     campaign_id        uuid REFERENCES assessment_campaigns (id),
     confidential       boolean NOT NULL DEFAULT false,
     form_variant       text NOT NULL CHECK (form_variant IN ('A', 'B')),
     form_version       integer NOT NULL,
     needed_by          date NOT NULL,
     note               text CHECK (note IS NULL OR length(note) <= 2000),
-    requester_org_id   uuid NOT NULL,
-    commune_id         uuid NOT NULL,
-    branch_id          uuid,
+    requester_org_id   uuid NOT NULL REFERENCES organizations (id),
+    commune_id         uuid NOT NULL REFERENCES organizations (id),
+    branch_id          uuid REFERENCES organizations (id),
+    requester_path     ltree NOT NULL,
+    commune_path       ltree NOT NULL,
+    branch_path        ltree,
     status             text NOT NULL CHECK (status IN ('requested', 'forwarded', 'submitted', 'confirmed', 'closed', 'cancelled')),
-    awaiting_org_id    uuid CHECK (awaiting_org_id IS NULL OR awaiting_org_id IN (requester_org_id, commune_id, branch_id)),
+    awaiting_org_id    uuid REFERENCES organizations (id),
     due_on             date,
     meeting_id         uuid REFERENCES assessment_meetings (id),
     send_back_count    integer NOT NULL DEFAULT 0,
@@ -185,30 +167,17 @@ CREATE TABLE assessment_requests (
     version            integer NOT NULL DEFAULT 1,
     CHECK ((awaiting_org_id IS NULL) = (due_on IS NULL)),
     -- Annual requests are never for activities-exempt members (variant B) and never confidential.
-    CHECK (purpose <> 'annual' OR (form_variant = 'A' AND NOT confidential AND campaign_id IS NOT NULL)),
-    CONSTRAINT assessment_requests_one_annual UNIQUE (member_id, annual_year)
+    CHECK (purpose <> 'annual' OR (form_variant = 'A' AND NOT confidential AND campaign_id IS NOT NULL))
 );
+-- One annual request per member and year, whatever became of it: re-running a campaign never
+-- duplicates, even concurrently.
+CREATE UNIQUE INDEX assessment_requests_one_annual ON assessment_requests (member_id, year) WHERE purpose = 'annual';
 CREATE INDEX assessment_requests_awaiting ON assessment_requests (awaiting_org_id, due_on) WHERE awaiting_org_id IS NOT NULL;
 CREATE INDEX assessment_requests_campaign ON assessment_requests (campaign_id, status) WHERE campaign_id IS NOT NULL;
-CREATE INDEX assessment_requests_requester ON assessment_requests (requester_org_id);
-CREATE INDEX assessment_requests_commune ON assessment_requests (commune_id);
-CREATE INDEX assessment_requests_branch ON assessment_requests (branch_id) WHERE branch_id IS NOT NULL;
-CREATE INDEX assessment_requests_meeting ON assessment_requests (meeting_id) WHERE meeting_id IS NOT NULL;
-
--- A campaign's work: chunks (ranges of introduction ids) claimed with SKIP LOCKED by any worker of
--- any instance, and the due date of the first step per commune, computed once per campaign.
-CREATE TABLE assessment_campaign_chunks (
-    campaign_id  uuid NOT NULL REFERENCES assessment_campaigns (id),
-    chunk        integer NOT NULL,
-    done_at      timestamptz,
-    PRIMARY KEY (campaign_id, chunk)
-);
-CREATE TABLE assessment_campaign_dues (
-    campaign_id  uuid NOT NULL REFERENCES assessment_campaigns (id),
-    commune_id   uuid NOT NULL,
-    due_on       date NOT NULL,
-    PRIMARY KEY (campaign_id, commune_id)
-);
+CREATE INDEX assessment_requests_member ON assessment_requests (member_id);
+CREATE INDEX assessment_requests_requester_path ON assessment_requests USING gist (requester_path);
+CREATE INDEX assessment_requests_commune_path ON assessment_requests USING gist (commune_path);
+CREATE INDEX assessment_requests_branch_path ON assessment_requests USING gist (branch_path);
 
 -- The form of one request: a draft until the request is submitted, then read-only unless sent back.
 CREATE TABLE assessment_forms (

@@ -5,7 +5,7 @@ import XCTest
 
 /// Which members a subtree's list holds: those working in it and those with a live link into it,
 /// each once, at every depth — in particular a province's residents who work in another province,
-/// which the list reads from `member_links` (kept in step by triggers, migration 0015).
+/// which the list reads from `member_links` (kept in step by triggers, migration 0016).
 final class MemberScopeTests: XCTestCase {
     func testAProvinceListsItsCrossBoundaryResidentsOnceWhileTheirLinkIsLive() throws {
         let f = try ExchangeFixture(members: 2)

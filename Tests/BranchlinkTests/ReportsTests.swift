@@ -173,7 +173,7 @@ final class ReportsTests: XCTestCase {
         let first = try f.call("viewer", "GET", "/v1/reports/coverage?org_id=\(f.orgs["P1"]!)")
         let firstTag = try XCTUnwrap(first.headers["etag"])
         XCTAssertEqual(try f.call("viewer", "GET", "/v1/reports/coverage?org_id=\(f.orgs["P1"]!)", headers: ["If-None-Match": firstTag]).status, 304)
-        // Member counts follow the member table (migration 0016's triggers): m0 becomes
+        // Member counts follow the member table (migration 0017's triggers): m0 becomes
         // activities-exempt, m5 moves from C2 to C1, a new member joins W2 living in C2.
         try f.db.execute("UPDATE members SET exemption = 'activities', exemption_ground = 'HD 33' WHERE id = $1::uuid", r.m[0])
         try f.db.execute("UPDATE members SET residence_commune_id = $2::uuid WHERE id = $1::uuid", r.m[5], c1)
@@ -195,7 +195,7 @@ final class ReportsTests: XCTestCase {
         // A change moves the ETag.
         try f.db.execute("UPDATE introductions SET status = 'active', awaiting_org_id = NULL, due_on = NULL WHERE id = $1::uuid", r.ids["i2"]!)
         XCTAssertEqual(try f.call("viewer", "GET", "/v1/reports/coverage?org_id=\(f.orgs["P1"]!)", headers: ["If-None-Match": tag]).status, 200)
-        // The introduction counts (migration 0017) equal a recount after the fixture's inserts, that
+        // The introduction counts (migration 0018) equal a recount after the fixture's inserts, that
         // status change, and an update that moves no count.
         try f.db.execute("UPDATE introductions SET note = 'ghi chú' WHERE id = $1::uuid", r.ids["i2"]!)
         let drift = try f.db.queryRow("""

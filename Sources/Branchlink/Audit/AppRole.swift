@@ -1,7 +1,7 @@
 import Foundation
 import Postgres
 
-/// The database role the server runs as (migration 0010): it reads and writes every table, but
+/// The database role the server runs as (migration 0011): it reads and writes every table, but
 /// may only SELECT and INSERT audit records, owns nothing, and so can neither change the chain nor
 /// disable its append-only trigger. Migrations run as the owning role; the server connects as this
 /// one (embedded cluster and tests: automatically; an external database: configure the URL).

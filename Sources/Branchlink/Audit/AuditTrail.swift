@@ -49,7 +49,7 @@ public enum AuditChain {
     /// Key of the transaction-scoped advisory lock that serializes appends, so that each record
     /// links to the one committed just before it. Taken as late as possible (the append is the
     /// transaction's last statement), it is held only from there until COMMIT. `audit_head()`
-    /// (migration 0010) takes it with this number.
+    /// (migration 0011) takes it with this number.
     public static let lockKey: Int64 = 0x626C_6175_6469_7431  // "blaudit1"
 
     /// A record before its place in the chain (sequence, time and hashes) is known.
@@ -89,7 +89,7 @@ public enum AuditChain {
     }
 
     /// Appends `entry` inside the caller's open transaction and returns the record: `audit_head()`
-    /// (migration 0010) takes the lock and reads the head in one round trip, the record is hashed
+    /// (migration 0011) takes the lock and reads the head in one round trip, the record is hashed
     /// here and inserted; the lock is then held only until COMMIT.
     @discardableResult
     public static func append(_ db: Connection, _ entry: Entry) throws -> AuditRecord {

@@ -3,7 +3,7 @@ import HTTP
 import Postgres
 
 /// One background export: which list or report (`path`), in which format, for whom, and where it
-/// stands. Rows live in `exports` (migration 0013), the file in `export_chunks`.
+/// stands. Rows live in `exports` (migration 0014), the file in `export_chunks`.
 struct Export: Encodable {
     var id: UUID
     var path: String

@@ -120,7 +120,7 @@ public struct MemberListQuery: Sendable {
             + " AND \(rest) ORDER BY m.created_at, m.id\(limitClause))"
         if depth >= 2 {
             // A province's residents who work elsewhere cross its boundary: read from the partial
-            // index of such links (member_links, migration 0015), not from its ~150,000 links.
+            // index of such links (member_links, migration 0016), not from its ~150,000 links.
             let residence = depth == 2
                 ? """
                     SELECT \(Member.columns) FROM members m

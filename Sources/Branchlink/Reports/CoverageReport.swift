@@ -21,7 +21,7 @@ import Postgres
 ///
 /// Computed on each call: members from their counts per organization (kept in step by triggers),
 /// introductions, notices and requests grouped by organization id over their (covering) indexes,
-/// then organizations mapped to rows (migrations 0009 and 0016; bench/reports.sh for the figures).
+/// then organizations mapped to rows (migrations 0010 and 0017; bench/reports.sh for the figures).
 enum CoverageReport {
     static func register(on router: Router<AppContext>) {
         router.get("/v1/reports/coverage", coverage)

@@ -34,7 +34,7 @@ extension CoverageReport {
         let resKey = target.org.kind == "commune" || branchLevel ? "branch_id" : "commune_id"
         var sources: [String] = []
 
-        // Members from their counts per organization (migration 0016), kept in step by triggers.
+        // Members from their counts per organization (migration 0017), kept in step by triggers.
         let hideExempt = residenceCaller ? " AND c.exemption <> 'introduction'" : ""
         if !residence || !branchLevel {
             sources.append("""
@@ -44,7 +44,7 @@ extension CoverageReport {
                 """)
         }
 
-        // Introductions keyed by commune or workplace come from their counts (migration 0017); a
+        // Introductions keyed by commune or workplace come from their counts (migration 0018); a
         // commune's or a branch's rows are its branches, read from the introductions themselves.
         if resKey == "commune_id" || !residence {
             sources.append("""

@@ -76,7 +76,7 @@ enum WebhookRoutes {
                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
                 """, p.orgID, url, types, description, secret, p.accountID)!.decode(UUID.self, 0)
             // Events of transactions that ended before this one took its snapshot are older than
-            // the subscription; everything after this position is delivered (see migration 0012).
+            // the subscription; everything after this position is delivered (see migration 0013).
             try db.execute("""
                 INSERT INTO webhook_cursors (subscription_id, after_xid, after_sequence)
                 SELECT $1, (pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1)::text::xid8, 9223372036854775807

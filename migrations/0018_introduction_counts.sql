@@ -2,10 +2,10 @@
 -- province or the country (issue 7 item 1). The heaviest province of the national data has
 -- 166,000 introductions; reading them for each report from introductions_commune_cover took ~85 ms
 -- of a ~270 ms report (p95 389 ms against a 300 ms target). Kept in step like member_counts
--- (migration 0016): statement-level triggers upsert the aggregated changes of each statement in
+-- (migration 0017): statement-level triggers upsert the aggregated changes of each statement in
 -- the writer's transaction; an update that moves no count (a note, a due date) writes nothing.
 -- The counter rows an action changes stay locked until it commits; every write already waits on
--- the audit chain's lock (migration 0010), so this adds no new point of contention.
+-- the audit chain's lock (migration 0011), so this adds no new point of contention.
 -- Reports of a commune or a branch still read the introductions themselves (a few thousand; and
 -- those not yet assigned to a branch have no branch counter to come from).
 CREATE TABLE introduction_counts (

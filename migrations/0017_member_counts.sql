@@ -1,5 +1,5 @@
 -- Member counts per organization for the coverage report (issue 7 item 1; the report and its
--- covering indexes are migration 0009). Members are the largest source of a province report
+-- covering indexes are migration 0010). Members are the largest source of a province report
 -- (161,765 in a province of the national data, every one read for each report over
 -- members_residence_cover), and they change seldom (registrations, imports, transfers, exemption
 -- and residence changes), so their counts per organization are kept in step with the table by
